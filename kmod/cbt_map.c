@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The change-block-tracking map: one byte per CBT block of a device, the
+ * snap number of the block's last change in the current generation.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-cbt: " fmt
+
+#include <linux/log2.h>
+#include <linux/math64.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <uapi/linux/blksnap.h>
+#include "cbt_map.h"
+#include "stats.h"
+
+static u64 cbt_map_blocks(sector_t capacity, unsigned int block_shift)
+{
+	unsigned int shift = block_shift - SECTOR_SHIFT;
+
+	return (capacity + (1ULL << shift) - 1) >> shift;
+}
+
+/**
+ * cbt_map_default_block_size() - the block size chosen for a device
+ * @capacity: capacity of the device in sectors
+ *
+ * The smallest power of two of at least %BLKSNAP_BLOCK_SIZE_MIN bytes
+ * that keeps the map within %CBT_MAP_DEFAULT_MAX_BLOCKS blocks.
+ *
+ * Context: any.
+ * Return: the block size in bytes.
+ */
+u32 cbt_map_default_block_size(sector_t capacity)
+{
+	unsigned int shift = ilog2(BLKSNAP_BLOCK_SIZE_MIN);
+
+	while (shift < ilog2(BLKSNAP_BLOCK_SIZE_MAX) &&
+	       cbt_map_blocks(capacity, shift) > CBT_MAP_DEFAULT_MAX_BLOCKS)
+		shift++;
+	return 1U << shift;
+}
+
+/**
+ * cbt_map_create() - allocate the map of a device, in a new generation
+ * @capacity: capacity of the device in sectors, not 0
+ * @block_size: CBT block size in bytes: a power of two between
+ *	%BLKSNAP_BLOCK_SIZE_MIN and %BLKSNAP_BLOCK_SIZE_MAX
+ *
+ * Context: process context, may sleep.
+ * Return: the map, ERR_PTR(-E2BIG) if it would have more than
+ * %CBT_MAP_MAX_BLOCKS blocks, ERR_PTR(-ENOMEM).
+ */
+struct cbt_map *cbt_map_create(sector_t capacity, u32 block_size)
+{
+	unsigned int block_shift = ilog2(block_size);
+	struct cbt_map *cbt_map;
+	u64 block_count;
+
+	block_count = cbt_map_blocks(capacity, block_shift);
+	if (block_count > CBT_MAP_MAX_BLOCKS)
+		return ERR_PTR(-E2BIG);
+
+	cbt_map = kzalloc(sizeof(*cbt_map), GFP_KERNEL);
+	if (!cbt_map)
+		return ERR_PTR(-ENOMEM);
+	cbt_map->map = kvzalloc(block_count, GFP_KERNEL);
+	if (!cbt_map->map) {
+		kfree(cbt_map);
+		return ERR_PTR(-ENOMEM);
+	}
+	spin_lock_init(&cbt_map->lock);
+	cbt_map->block_shift = block_shift;
+	cbt_map->block_count = block_count;
+	cbt_map->capacity = capacity;
+	cbt_map->snap_number = 1;
+	uuid_gen(&cbt_map->generation_id);
+
+	blksnap_stat_add(BLKSNAP_STAT_CBT_MAPS, 1);
+	blksnap_stat_add(BLKSNAP_STAT_CBT_MAP_BYTES, block_count);
+	return cbt_map;
+}
+
+/**
+ * cbt_map_destroy() - free a map
+ * @cbt_map: the map, or NULL
+ *
+ * Context: process context, may sleep.
+ */
+void cbt_map_destroy(struct cbt_map *cbt_map)
+{
+	if (!cbt_map)
+		return;
+	blksnap_stat_sub(BLKSNAP_STAT_CBT_MAP_BYTES, cbt_map->block_count);
+	blksnap_stat_sub(BLKSNAP_STAT_CBT_MAPS, 1);
+	kvfree(cbt_map->map);
+	kfree(cbt_map);
+}
+
+/**
+ * cbt_map_mark() - record a change of a range of sectors
+ * @cbt_map: the map
+ * @sector: first sector changed
+ * @count: number of sectors changed; 0 marks nothing
+ *
+ * Every block that the range touches, even partly, gets the current snap
+ * number.  The part of the range past the capacity is ignored.
+ *
+ * Context: any, does not sleep; called from the bio submission path.
+ */
+void cbt_map_mark(struct cbt_map *cbt_map, sector_t sector, sector_t count)
+{
+	unsigned int shift = cbt_map->block_shift - SECTOR_SHIFT;
+	unsigned long flags;
+	u64 first, last;
+
+	if (!count || sector >= cbt_map->capacity)
+		return;
+	count = min(count, cbt_map->capacity - sector);
+	first = sector >> shift;
+	last = (sector + count - 1) >> shift;
+
+	spin_lock_irqsave(&cbt_map->lock, flags);
+	memset(cbt_map->map + first, cbt_map->snap_number, last - first + 1);
+	spin_unlock_irqrestore(&cbt_map->lock, flags);
+}
+
+/**
+ * cbt_map_reset() - start a new generation
+ * @cbt_map: the map
+ *
+ * A new generation id, every block unchanged, snap number 1.  The table
+ * is replaced by a zeroed one, so the lock is held only for the swap.
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM, in which case the map is unchanged.
+ */
+int cbt_map_reset(struct cbt_map *cbt_map)
+{
+	unsigned long flags;
+	u8 *map, *old;
+
+	map = kvzalloc(cbt_map->block_count, GFP_KERNEL);
+	if (!map)
+		return -ENOMEM;
+
+	spin_lock_irqsave(&cbt_map->lock, flags);
+	old = cbt_map->map;
+	cbt_map->map = map;
+	cbt_map->snap_number = 1;
+	uuid_gen(&cbt_map->generation_id);
+	spin_unlock_irqrestore(&cbt_map->lock, flags);
+
+	kvfree(old);
+	return 0;
+}
+
+/**
+ * cbt_map_get_info() - copy the metadata of a map consistently
+ * @cbt_map: the map
+ * @info: filled with the metadata
+ *
+ * Context: any, does not sleep.
+ */
+void cbt_map_get_info(struct cbt_map *cbt_map, struct cbt_map_info *info)
+{
+	unsigned long flags;
+
+	info->block_size = 1U << cbt_map->block_shift;
+	info->block_count = cbt_map->block_count;
+	info->capacity = cbt_map->capacity;
+	spin_lock_irqsave(&cbt_map->lock, flags);
+	info->snap_number = cbt_map->snap_number;
+	uuid_copy(&info->generation_id, &cbt_map->generation_id);
+	spin_unlock_irqrestore(&cbt_map->lock, flags);
+}
+
+/**
+ * cbt_map_read() - copy a slice of a map
+ * @cbt_map: the map
+ * @offset: first block to copy; @offset + @len <= block count
+ * @buf: where to copy
+ * @len: number of blocks (bytes) to copy
+ * @generation_id: filled with the generation the slice belongs to
+ *
+ * Context: any, does not sleep.  Keep @len small (a page or so): the
+ * copy holds the map's lock with interrupts disabled.
+ */
+void cbt_map_read(struct cbt_map *cbt_map, u64 offset, u8 *buf, size_t len,
+		  uuid_t *generation_id)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cbt_map->lock, flags);
+	memcpy(buf, cbt_map->map + offset, len);
+	uuid_copy(generation_id, &cbt_map->generation_id);
+	spin_unlock_irqrestore(&cbt_map->lock, flags);
+}

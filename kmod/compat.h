@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The differences between the kernel APIs that blksnap builds against
+ * (Debian 12: 6.1 and 6.12) live here and nowhere else.
+ */
+#ifndef __BLKSNAP_COMPAT_H
+#define __BLKSNAP_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/blkdev.h>
+#include <net/genetlink.h>
+
+/**
+ * struct blksnap_bdev - an open reference to a block device
+ * @bdev: the device
+ * @handle: what the kernel's open call returned, for the matching close
+ */
+struct blksnap_bdev {
+	struct block_device *bdev;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct file *handle;
+#endif
+};
+
+/**
+ * blksnap_bdev_open() - open a block device by number for reading
+ * @dev: device number
+ * @ref: filled with the open reference on success
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno (-ENXIO, -ENODEV: no such device).
+ */
+static inline int blksnap_bdev_open(dev_t dev, struct blksnap_bdev *ref)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct file *file = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	ref->handle = file;
+	ref->bdev = file_bdev(file);
+#else
+	struct block_device *bdev = blkdev_get_by_dev(dev, FMODE_READ, NULL);
+
+	if (IS_ERR(bdev))
+		return PTR_ERR(bdev);
+	ref->bdev = bdev;
+#endif
+	return 0;
+}
+
+/**
+ * blksnap_bdev_close() - drop a reference taken by blksnap_bdev_open()
+ * @ref: the reference
+ *
+ * Context: process context, may sleep.
+ */
+static inline void blksnap_bdev_close(struct blksnap_bdev *ref)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	fput(ref->handle);
+#else
+	blkdev_put(ref->bdev, FMODE_READ);
+#endif
+	ref->bdev = NULL;
+}
+
+/* The attributes of a dump request, parsed by the genetlink core. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define blksnap_dump_attrs(cb)	(genl_dumpit_info(cb)->info.attrs)
+#else
+#define blksnap_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
+#endif
+
+/* Only root may listen to the events group, where the kernel can say so. */
+#ifdef GENL_MCAST_CAP_SYS_ADMIN
+#define BLKSNAP_MCGRP_FLAGS	GENL_MCAST_CAP_SYS_ADMIN
+#else
+#define BLKSNAP_MCGRP_FLAGS	0
+#endif
+
+#endif /* __BLKSNAP_COMPAT_H */

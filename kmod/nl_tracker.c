@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The netlink operations on trackers and their CBT maps, and the events
+ * about trackers.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-nl: " fmt
+
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <net/genetlink.h>
+#include "cbt_map.h"
+#include "genl.h"
+#include "tracker.h"
+
+/* Bytes of CBT map in one message of a map read: fits any dump buffer. */
+#define BLKSNAP_NL_MAP_SLICE	4096
+
+static int blksnap_nl_put_tracker(struct sk_buff *skb, dev_t dev,
+				  const struct cbt_map_info *info)
+{
+	if (nla_put_u32(skb, BLKSNAP_A_DEV_MAJOR, MAJOR(dev)) ||
+	    nla_put_u32(skb, BLKSNAP_A_DEV_MINOR, MINOR(dev)))
+		return -EMSGSIZE;
+	if (!info)
+		return 0;
+	if (nla_put_u32(skb, BLKSNAP_A_BLOCK_SIZE, info->block_size) ||
+	    nla_put_u64_64bit(skb, BLKSNAP_A_BLOCK_COUNT, info->block_count,
+			      BLKSNAP_A_PAD) ||
+	    nla_put_u64_64bit(skb, BLKSNAP_A_CAPACITY, info->capacity,
+			      BLKSNAP_A_PAD) ||
+	    nla_put(skb, BLKSNAP_A_GENERATION_ID, BLKSNAP_GENERATION_ID_LEN,
+		    &info->generation_id) ||
+	    nla_put_u8(skb, BLKSNAP_A_SNAP_NUMBER, info->snap_number))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int blksnap_nl_reply_tracker(struct genl_info *info, dev_t dev,
+				    const struct cbt_map_info *map_info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &blksnap_nl_family, 0,
+				info->genlhdr->cmd);
+	if (!hdr || blksnap_nl_put_tracker(msg, dev, map_info)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+/*
+ * Tell the events group about a tracker: attached (with its info),
+ * changed (with its info) or detached (@map_info NULL).  An event that
+ * cannot be allocated is lost; listeners resynchronise with a dump.
+ */
+static void blksnap_nl_notify_tracker(u8 cmd, dev_t dev,
+				      const struct cbt_map_info *map_info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (!blksnap_nl_has_listeners())
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &blksnap_nl_family, 0, cmd);
+	if (!hdr || blksnap_nl_put_tracker(msg, dev, map_info)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	blksnap_nl_multicast(msg);
+}
+
+/* The tracker a request names, or NULL with the error said. */
+static struct tracker *__blksnap_nl_find_tracker(dev_t dev,
+						 struct netlink_ext_ack *extack)
+{
+	struct tracker *tracker = __tracker_find(dev);
+
+	if (!tracker)
+		NL_SET_ERR_MSG_MOD(extack, "device is not tracked");
+	return tracker;
+}
+
+/**
+ * blksnap_nl_tracker_attach_doit() - attach a tracker to a device
+ * @skb: the request
+ * @info: the request's parsed attributes and extack
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno, the reason in extack.
+ */
+int blksnap_nl_tracker_attach_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *block_size_attr = info->attrs[BLKSNAP_A_BLOCK_SIZE];
+	struct netlink_ext_ack *extack = info->extack;
+	struct cbt_map_info map_info;
+	u32 block_size = 0;
+	dev_t dev;
+	int ret;
+
+	ret = blksnap_nl_check_admin(skb, extack);
+	if (ret)
+		return ret;
+	ret = blksnap_nl_get_dev(info->attrs, extack, &dev);
+	if (ret)
+		return ret;
+	if (block_size_attr) {
+		block_size = nla_get_u32(block_size_attr);
+		if (!is_power_of_2(block_size)) {
+			NL_SET_ERR_MSG_ATTR(extack, block_size_attr,
+					    "block size must be a power of two");
+			return -EINVAL;
+		}
+	}
+
+	ret = tracker_attach(dev, block_size, &map_info);
+	switch (ret) {
+	case 0:
+		break;
+	case -EEXIST:
+		NL_SET_ERR_MSG_MOD(extack, "device is already tracked");
+		return ret;
+	case -ENXIO:
+	case -ENODEV:
+		NL_SET_ERR_MSG_MOD(extack, "no block device has that number");
+		return -ENODEV;
+	case -ENOMEDIUM:
+		NL_SET_ERR_MSG_MOD(extack, "device has no capacity");
+		return ret;
+	case -E2BIG:
+		NL_SET_ERR_MSG_ATTR(extack, block_size_attr,
+				    "block size too small for the device: the map would have more than 16 Mi blocks");
+		return ret;
+	default:
+		NL_SET_ERR_MSG_MOD(extack, "cannot attach the tracker");
+		return ret;
+	}
+
+	blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_ADD_NTF, dev, &map_info);
+	return blksnap_nl_reply_tracker(info, dev, &map_info);
+}
+
+/**
+ * blksnap_nl_tracker_detach_doit() - detach the tracker of a device
+ * @skb: the request
+ * @info: the request's parsed attributes and extack
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno, the reason in extack.
+ */
+int blksnap_nl_tracker_detach_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	dev_t dev;
+	int ret;
+
+	ret = blksnap_nl_check_admin(skb, info->extack);
+	if (ret)
+		return ret;
+	ret = blksnap_nl_get_dev(info->attrs, info->extack, &dev);
+	if (ret)
+		return ret;
+	ret = tracker_detach(dev);
+	if (ret) {
+		NL_SET_ERR_MSG_MOD(info->extack, "device is not tracked");
+		return ret;
+	}
+	blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_DEL_NTF, dev, NULL);
+	return 0;
+}
+
+/**
+ * blksnap_nl_tracker_get_doit() - the CBT information of one device
+ * @skb: the request
+ * @info: the request's parsed attributes and extack
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno, the reason in extack.
+ */
+int blksnap_nl_tracker_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_map_info map_info;
+	struct tracker *tracker;
+	dev_t dev;
+	int ret;
+
+	ret = blksnap_nl_get_dev(info->attrs, info->extack, &dev);
+	if (ret)
+		return ret;
+	tracker_lock();
+	tracker = __blksnap_nl_find_tracker(dev, info->extack);
+	if (tracker)
+		cbt_map_get_info(tracker->cbt_map, &map_info);
+	tracker_unlock();
+	if (!tracker)
+		return -ENOENT;
+	return blksnap_nl_reply_tracker(info, dev, &map_info);
+}
+
+/**
+ * blksnap_nl_tracker_get_dumpit() - the CBT information of every device
+ * @skb: the message to fill
+ * @cb: the dump's state: args[0] is the next device number to report
+ *
+ * Context: process context, may sleep.
+ * Return: the length of @skb (0 when the dump is complete) or an errno.
+ */
+int blksnap_nl_tracker_get_dumpit(struct sk_buff *skb,
+				  struct netlink_callback *cb)
+{
+	struct cbt_map_info map_info;
+	struct tracker *tracker;
+	dev_t dev = cb->args[0];
+	void *hdr;
+
+	tracker_lock();
+	while ((tracker = __tracker_next(&dev))) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &blksnap_nl_family,
+				  NLM_F_MULTI, BLKSNAP_CMD_TRACKER_GET);
+		if (!hdr)
+			break;
+		cbt_map_get_info(tracker->cbt_map, &map_info);
+		if (blksnap_nl_put_tracker(skb, dev, &map_info)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		dev++;
+	}
+	tracker_unlock();
+	cb->args[0] = dev;
+	return skb->len;
+}
+
+/*
+ * State of a CBT map read in netlink_callback.args: the device, the next
+ * block to send and the end of the requested slice.
+ */
+enum {
+	BLKSNAP_NL_MAP_ARG_DEV,
+	BLKSNAP_NL_MAP_ARG_NEXT,
+	BLKSNAP_NL_MAP_ARG_END,
+};
+
+/**
+ * blksnap_nl_cbt_map_read_start() - check a CBT map read request
+ * @cb: the dump; its args are set up for the dumpit calls
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno, the reason in extack.
+ */
+int blksnap_nl_cbt_map_read_start(struct netlink_callback *cb)
+{
+	struct nlattr **attrs = blksnap_dump_attrs(cb);
+	struct nlattr *offset_attr = attrs[BLKSNAP_A_MAP_OFFSET];
+	struct nlattr *length_attr = attrs[BLKSNAP_A_MAP_LENGTH];
+	u64 offset = 0, length, block_count;
+	struct tracker *tracker;
+	dev_t dev;
+	int ret;
+
+	ret = blksnap_nl_check_admin(cb->skb, cb->extack);
+	if (ret)
+		return ret;
+	ret = blksnap_nl_get_dev(attrs, cb->extack, &dev);
+	if (ret)
+		return ret;
+
+	tracker_lock();
+	tracker = __blksnap_nl_find_tracker(dev, cb->extack);
+	block_count = tracker ? tracker->cbt_map->block_count : 0;
+	tracker_unlock();
+	if (!tracker)
+		return -ENOENT;
+
+	if (offset_attr)
+		offset = nla_get_u64(offset_attr);
+	if (offset >= block_count) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, offset_attr,
+				    "offset is past the end of the map");
+		return -ERANGE;
+	}
+	length = block_count - offset;
+	if (length_attr) {
+		if (nla_get_u64(length_attr) > length) {
+			NL_SET_ERR_MSG_ATTR(cb->extack, length_attr,
+					    "length goes past the end of the map");
+			return -ERANGE;
+		}
+		length = nla_get_u64(length_attr);
+	}
+
+	cb->args[BLKSNAP_NL_MAP_ARG_DEV] = dev;
+	cb->args[BLKSNAP_NL_MAP_ARG_NEXT] = offset;
+	cb->args[BLKSNAP_NL_MAP_ARG_END] = offset + length;
+	return 0;
+}
+
+static int blksnap_nl_put_map_slice(struct sk_buff *skb,
+				    struct netlink_callback *cb,
+				    struct cbt_map *cbt_map, u64 offset, u32 len)
+{
+	struct nlattr *gen_attr, *data_attr;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &blksnap_nl_family, NLM_F_MULTI,
+			  BLKSNAP_CMD_CBT_MAP_READ);
+	if (!hdr)
+		return -EMSGSIZE;
+	gen_attr = nla_reserve(skb, BLKSNAP_A_GENERATION_ID,
+			       BLKSNAP_GENERATION_ID_LEN);
+	if (!gen_attr ||
+	    nla_put_u64_64bit(skb, BLKSNAP_A_MAP_OFFSET, offset, BLKSNAP_A_PAD))
+		goto cancel;
+	data_attr = nla_reserve(skb, BLKSNAP_A_MAP_DATA, len);
+	if (!data_attr)
+		goto cancel;
+	cbt_map_read(cbt_map, offset, nla_data(data_attr), len,
+		     nla_data(gen_attr));
+	genlmsg_end(skb, hdr);
+	return 0;
+
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+/**
+ * blksnap_nl_cbt_map_read_dumpit() - send the next slices of a CBT map
+ * @skb: the message to fill
+ * @cb: the dump's state, from blksnap_nl_cbt_map_read_start()
+ *
+ * If the tracker is detached during the dump, the dump ends with -ENODEV;
+ * a reset shows as a new generation id in the following slices.
+ *
+ * Context: process context, may sleep.
+ * Return: the length of @skb (0 when the dump is complete) or an errno.
+ */
+int blksnap_nl_cbt_map_read_dumpit(struct sk_buff *skb,
+				   struct netlink_callback *cb)
+{
+	dev_t dev = cb->args[BLKSNAP_NL_MAP_ARG_DEV];
+	u64 next = cb->args[BLKSNAP_NL_MAP_ARG_NEXT];
+	u64 end = cb->args[BLKSNAP_NL_MAP_ARG_END];
+	struct tracker *tracker;
+	u32 len;
+
+	tracker_lock();
+	tracker = __blksnap_nl_find_tracker(dev, cb->extack);
+	if (!tracker) {
+		tracker_unlock();
+		return -ENODEV;
+	}
+	end = min(end, tracker->cbt_map->block_count);
+	while (next < end) {
+		len = min_t(u64, end - next, BLKSNAP_NL_MAP_SLICE);
+		if (blksnap_nl_put_map_slice(skb, cb, tracker->cbt_map, next,
+					     len))
+			break;
+		next += len;
+	}
+	tracker_unlock();
+
+	cb->args[BLKSNAP_NL_MAP_ARG_NEXT] = next;
+	if (next < end && !skb->len)
+		return -EMSGSIZE;
+	return skb->len;
+}
+
+/*
+ * Check every range of a mark-dirty request against the device before
+ * any is marked; mark them all if they are good.
+ */
+static int __blksnap_nl_mark_ranges(struct genl_info *info,
+				    struct cbt_map *cbt_map)
+{
+	struct nlattr *tb[BLKSNAP_A_RANGE_COUNT + 1];
+	sector_t capacity = cbt_map->capacity;
+	bool check = true;
+	struct nlattr *nla;
+	u64 start, count;
+	int rem, ret;
+
+again:
+	nlmsg_for_each_attr(nla, info->nlhdr, GENL_HDRLEN, rem) {
+		if (nla_type(nla) != BLKSNAP_A_RANGE)
+			continue;
+		ret = nla_parse_nested(tb, BLKSNAP_A_RANGE_COUNT, nla,
+				       blksnap_range_nl_policy, info->extack);
+		if (ret)
+			return ret;
+		if (NL_REQ_ATTR_CHECK(info->extack, nla, tb,
+				      BLKSNAP_A_RANGE_START) ||
+		    NL_REQ_ATTR_CHECK(info->extack, nla, tb,
+				      BLKSNAP_A_RANGE_COUNT))
+			return -EINVAL;
+		start = nla_get_u64(tb[BLKSNAP_A_RANGE_START]);
+		count = nla_get_u64(tb[BLKSNAP_A_RANGE_COUNT]);
+		if (!check) {
+			cbt_map_mark(cbt_map, start, count);
+			continue;
+		}
+		if (start >= capacity) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    tb[BLKSNAP_A_RANGE_START],
+					    "range starts past the end of the device");
+			return -ERANGE;
+		}
+		if (count > capacity - start) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    tb[BLKSNAP_A_RANGE_COUNT],
+					    "range ends past the end of the device");
+			return -ERANGE;
+		}
+	}
+	if (check) {
+		check = false;
+		goto again;
+	}
+	return 0;
+}
+
+/**
+ * blksnap_nl_cbt_mark_dirty_doit() - mark ranges of a device as changed
+ * @skb: the request
+ * @info: the request's parsed attributes and extack
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno, the reason in extack; on error nothing
+ * is marked.
+ */
+int blksnap_nl_cbt_mark_dirty_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct tracker *tracker;
+	dev_t dev;
+	int ret;
+
+	ret = blksnap_nl_check_admin(skb, info->extack);
+	if (ret)
+		return ret;
+	ret = blksnap_nl_get_dev(info->attrs, info->extack, &dev);
+	if (ret)
+		return ret;
+	if (GENL_REQ_ATTR_CHECK(info, BLKSNAP_A_RANGE))
+		return -EINVAL;
+
+	tracker_lock();
+	tracker = __blksnap_nl_find_tracker(dev, info->extack);
+	if (tracker)
+		ret = __blksnap_nl_mark_ranges(info, tracker->cbt_map);
+	else
+		ret = -ENOENT;
+	tracker_unlock();
+	return ret;
+}
+
+/**
+ * blksnap_nl_cbt_reset_doit() - start a new CBT generation for a device
+ * @skb: the request
+ * @info: the request's parsed attributes and extack
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or a negative errno, the reason in extack.
+ */
+int blksnap_nl_cbt_reset_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_map_info map_info;
+	struct tracker *tracker;
+	dev_t dev;
+	int ret;
+
+	ret = blksnap_nl_check_admin(skb, info->extack);
+	if (ret)
+		return ret;
+	ret = blksnap_nl_get_dev(info->attrs, info->extack, &dev);
+	if (ret)
+		return ret;
+
+	tracker_lock();
+	tracker = __blksnap_nl_find_tracker(dev, info->extack);
+	if (!tracker) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	ret = cbt_map_reset(tracker->cbt_map);
+	if (ret) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no memory for a new map");
+		goto out_unlock;
+	}
+	cbt_map_get_info(tracker->cbt_map, &map_info);
+	tracker_unlock();
+
+	blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_CHANGE_NTF, dev, &map_info);
+	return blksnap_nl_reply_tracker(info, dev, &map_info);
+
+out_unlock:
+	tracker_unlock();
+	return ret;
+}

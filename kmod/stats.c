@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Counts of the module's live objects, readable in debugfs as
+ * /sys/kernel/debug/blksnap/objects, one "name value" line per kind.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-stats: " fmt
+
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include "stats.h"
+
+atomic_long_t blksnap_stats[BLKSNAP_STAT_NR];
+
+static const char * const blksnap_stat_names[BLKSNAP_STAT_NR] = {
+	[BLKSNAP_STAT_TRACKERS] = "trackers",
+	[BLKSNAP_STAT_CBT_MAPS] = "cbt_maps",
+	[BLKSNAP_STAT_CBT_MAP_BYTES] = "cbt_map_bytes",
+};
+
+static struct dentry *blksnap_debugfs_dir;
+
+static int blksnap_objects_show(struct seq_file *m, void *v)
+{
+	int i;
+
+	for (i = 0; i < BLKSNAP_STAT_NR; i++)
+		seq_printf(m, "%s %ld\n", blksnap_stat_names[i],
+			   atomic_long_read(&blksnap_stats[i]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(blksnap_objects);
+
+/**
+ * blksnap_stats_init() - publish the object counts in debugfs
+ *
+ * A missing debugfs is not an error: the counts are a testing aid.
+ *
+ * Context: module init, may sleep.
+ */
+void blksnap_stats_init(void)
+{
+	blksnap_debugfs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("objects", 0400, blksnap_debugfs_dir, NULL,
+			    &blksnap_objects_fops);
+}
+
+/**
+ * blksnap_stats_exit() - remove the debugfs files, warn about leaks
+ *
+ * Context: module exit, may sleep.
+ */
+void blksnap_stats_exit(void)
+{
+	int i;
+
+	debugfs_remove_recursive(blksnap_debugfs_dir);
+	for (i = 0; i < BLKSNAP_STAT_NR; i++)
+		WARN(atomic_long_read(&blksnap_stats[i]), "%ld %s leaked\n",
+		     atomic_long_read(&blksnap_stats[i]),
+		     blksnap_stat_names[i]);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BLKSNAP_STATS_H
+#define __BLKSNAP_STATS_H
+
+#include <linux/atomic.h>
+
+/**
+ * enum blksnap_stat - kinds of live objects the module counts
+ * @BLKSNAP_STAT_TRACKERS: attached trackers
+ * @BLKSNAP_STAT_CBT_MAPS: allocated CBT maps
+ * @BLKSNAP_STAT_CBT_MAP_BYTES: bytes held by the CBT maps' tables
+ * @BLKSNAP_STAT_NR: number of counters
+ *
+ * The counts are exposed in debugfs (blksnap/objects) so tests can check
+ * that every object is gone after teardown.
+ */
+enum blksnap_stat {
+	BLKSNAP_STAT_TRACKERS,
+	BLKSNAP_STAT_CBT_MAPS,
+	BLKSNAP_STAT_CBT_MAP_BYTES,
+	BLKSNAP_STAT_NR,
+};
+
+extern atomic_long_t blksnap_stats[BLKSNAP_STAT_NR];
+
+static inline void blksnap_stat_add(enum blksnap_stat stat, long n)
+{
+	atomic_long_add(n, &blksnap_stats[stat]);
+}
+
+static inline void blksnap_stat_sub(enum blksnap_stat stat, long n)
+{
+	atomic_long_sub(n, &blksnap_stats[stat]);
+}
+
+void blksnap_stats_init(void);
+void blksnap_stats_exit(void);
+
+#endif /* __BLKSNAP_STATS_H */

@@ -2,14 +2,15 @@
 #ifndef __BLKSNAP_CBT_MAP_H
 #define __BLKSNAP_CBT_MAP_H
 
+#include <linux/bits.h>
 #include <linux/blk_types.h>
 #include <linux/spinlock.h>
 #include <linux/uuid.h>
 
 /* The map of a tracker never holds more blocks than this (16 MiB). */
-#define CBT_MAP_MAX_BLOCKS	(1ULL << 24)
+#define CBT_MAP_MAX_BLOCKS	BIT_ULL(24)
 /* Without a requested block size, the map stays under this many blocks. */
-#define CBT_MAP_DEFAULT_MAX_BLOCKS	(1ULL << 21)
+#define CBT_MAP_DEFAULT_MAX_BLOCKS	BIT_ULL(21)
 
 /**
  * struct cbt_map - change-block-tracking map of one device
@@ -27,7 +28,7 @@
  *	by @lock.
  */
 struct cbt_map {
-	spinlock_t lock;
+	spinlock_t lock; /* see above: guards the snap number and the map */
 	unsigned int block_shift;
 	u64 block_count;
 	sector_t capacity;

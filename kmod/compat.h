@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The differences between the kernel APIs that blksnap builds against
- * (Debian 12: 6.1 and 6.12) live here and nowhere else.
+ * (Debian 12: 6.1 and 6.12) live here and nowhere else.  Kbuild finds
+ * which API the kernel has (BLKSNAP_HAVE_* defines) by looking at its
+ * headers, so no version numbers are compared.
  */
 #ifndef __BLKSNAP_COMPAT_H
 #define __BLKSNAP_COMPAT_H
 
-#include <linux/version.h>
 #include <linux/blkdev.h>
 #include <net/genetlink.h>
 
@@ -17,7 +18,7 @@
  */
 struct blksnap_bdev {
 	struct block_device *bdev;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#ifdef BLKSNAP_HAVE_BDEV_FILE
 	struct file *handle;
 #endif
 };
@@ -32,7 +33,7 @@ struct blksnap_bdev {
  */
 static inline int blksnap_bdev_open(dev_t dev, struct blksnap_bdev *ref)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#ifdef BLKSNAP_HAVE_BDEV_FILE
 	struct file *file = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
 
 	if (IS_ERR(file))
@@ -57,7 +58,7 @@ static inline int blksnap_bdev_open(dev_t dev, struct blksnap_bdev *ref)
  */
 static inline void blksnap_bdev_close(struct blksnap_bdev *ref)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#ifdef BLKSNAP_HAVE_BDEV_FILE
 	fput(ref->handle);
 #else
 	blkdev_put(ref->bdev, FMODE_READ);
@@ -66,8 +67,8 @@ static inline void blksnap_bdev_close(struct blksnap_bdev *ref)
 }
 
 /* The attributes of a dump request, parsed by the genetlink core. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
-#define blksnap_dump_attrs(cb)	(genl_dumpit_info(cb)->info.attrs)
+#ifdef BLKSNAP_HAVE_GENL_INFO_DUMP
+#define blksnap_dump_attrs(cb)	(genl_info_dump(cb)->attrs)
 #else
 #define blksnap_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
 #endif

@@ -102,7 +102,6 @@ static const struct genl_ops blksnap_nl_ops[] = {
 	},
 	{
 		.cmd		= BLKSNAP_CMD_CBT_MAP_READ,
-		.start		= blksnap_nl_cbt_map_read_start,
 		.dumpit		= blksnap_nl_cbt_map_read_dumpit,
 		.policy		= blksnap_cbt_map_read_nl_policy,
 		.maxattr	= BLKSNAP_A_DEV_PATH,

@@ -22,7 +22,6 @@ int blksnap_nl_tracker_detach_doit(struct sk_buff *skb, struct genl_info *info);
 int blksnap_nl_tracker_get_doit(struct sk_buff *skb, struct genl_info *info);
 int blksnap_nl_tracker_get_dumpit(struct sk_buff *skb,
 				  struct netlink_callback *cb);
-int blksnap_nl_cbt_map_read_start(struct netlink_callback *cb);
 int blksnap_nl_cbt_map_read_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb);
 int blksnap_nl_cbt_mark_dirty_doit(struct sk_buff *skb, struct genl_info *info);

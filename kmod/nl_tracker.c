@@ -205,10 +205,22 @@ int blksnap_nl_tracker_get_doit(struct sk_buff *skb, struct genl_info *info)
 	return blksnap_nl_reply_tracker(info, dev, &map_info);
 }
 
+/*
+ * State of a tracker dump in netlink_callback.args: the next device number
+ * to report, and whether the request named one device (then the only one
+ * to report, and the dump ends after it).
+ */
+enum {
+	BLKSNAP_NL_LIST_ARG_NEXT,
+	BLKSNAP_NL_LIST_ARG_ONE,
+};
+
 /**
  * blksnap_nl_tracker_get_dumpit() - the CBT information of every device
  * @skb: the message to fill
- * @cb: the dump's state: args[0] is the next device number to report
+ * @cb: the dump's state
+ *
+ * A request that names a device narrows the dump to that device.
  *
  * Context: process context, may sleep.
  * Return: the length of @skb (0 when the dump is complete) or an errno.
@@ -216,13 +228,28 @@ int blksnap_nl_tracker_get_doit(struct sk_buff *skb, struct genl_info *info)
 int blksnap_nl_tracker_get_dumpit(struct sk_buff *skb,
 				  struct netlink_callback *cb)
 {
+	struct nlattr **attrs = blksnap_dump_attrs(cb);
+	dev_t dev = cb->args[BLKSNAP_NL_LIST_ARG_NEXT];
 	struct cbt_map_info map_info;
 	struct tracker *tracker;
-	dev_t dev = cb->args[0];
+	dev_t one = 0;
 	void *hdr;
+	int ret;
+
+	if (attrs[BLKSNAP_A_DEV_PATH] || attrs[BLKSNAP_A_DEV_MAJOR] ||
+	    attrs[BLKSNAP_A_DEV_MINOR]) {
+		ret = blksnap_nl_get_dev(attrs, cb->extack, &one);
+		if (ret)
+			return ret;
+		if (cb->args[BLKSNAP_NL_LIST_ARG_ONE])
+			return 0;
+		dev = one;
+	}
 
 	tracker_lock();
 	while ((tracker = __tracker_next(&dev))) {
+		if (one && dev != one)
+			break;
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &blksnap_nl_family,
 				  NLM_F_MULTI, BLKSNAP_CMD_TRACKER_GET);
@@ -234,31 +261,35 @@ int blksnap_nl_tracker_get_dumpit(struct sk_buff *skb,
 			break;
 		}
 		genlmsg_end(skb, hdr);
+		if (one) {
+			cb->args[BLKSNAP_NL_LIST_ARG_ONE] = 1;
+			break;
+		}
 		dev++;
 	}
 	tracker_unlock();
-	cb->args[0] = dev;
+	cb->args[BLKSNAP_NL_LIST_ARG_NEXT] = dev;
 	return skb->len;
 }
 
 /*
- * State of a CBT map read in netlink_callback.args: the device, the next
- * block to send and the end of the requested slice.
+ * State of a CBT map read in netlink_callback.args: whether the request
+ * was checked, the device, the next block to send and the end of the
+ * requested slice.
  */
 enum {
+	BLKSNAP_NL_MAP_ARG_STARTED,
 	BLKSNAP_NL_MAP_ARG_DEV,
 	BLKSNAP_NL_MAP_ARG_NEXT,
 	BLKSNAP_NL_MAP_ARG_END,
 };
 
-/**
- * blksnap_nl_cbt_map_read_start() - check a CBT map read request
- * @cb: the dump; its args are set up for the dumpit calls
- *
- * Context: process context, may sleep.
- * Return: 0 or a negative errno, the reason in extack.
+/*
+ * Check a CBT map read request and set up the dump's args.  This runs in
+ * the first dumpit call, not in a start callback: 6.1 gives a start
+ * callback no extack, and every refusal must say why.
  */
-int blksnap_nl_cbt_map_read_start(struct netlink_callback *cb)
+static int blksnap_nl_cbt_map_read_begin(struct netlink_callback *cb)
 {
 	struct nlattr **attrs = blksnap_dump_attrs(cb);
 	struct nlattr *offset_attr = attrs[BLKSNAP_A_MAP_OFFSET];
@@ -299,6 +330,7 @@ int blksnap_nl_cbt_map_read_start(struct netlink_callback *cb)
 		length = nla_get_u64(length_attr);
 	}
 
+	cb->args[BLKSNAP_NL_MAP_ARG_STARTED] = 1;
 	cb->args[BLKSNAP_NL_MAP_ARG_DEV] = dev;
 	cb->args[BLKSNAP_NL_MAP_ARG_NEXT] = offset;
 	cb->args[BLKSNAP_NL_MAP_ARG_END] = offset + length;
@@ -338,7 +370,7 @@ cancel:
 /**
  * blksnap_nl_cbt_map_read_dumpit() - send the next slices of a CBT map
  * @skb: the message to fill
- * @cb: the dump's state, from blksnap_nl_cbt_map_read_start()
+ * @cb: the dump's state; the first call checks the request
  *
  * If the tracker is detached during the dump, the dump ends with -ENODEV;
  * a reset shows as a new generation id in the following slices.
@@ -349,11 +381,20 @@ cancel:
 int blksnap_nl_cbt_map_read_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb)
 {
-	dev_t dev = cb->args[BLKSNAP_NL_MAP_ARG_DEV];
-	u64 next = cb->args[BLKSNAP_NL_MAP_ARG_NEXT];
-	u64 end = cb->args[BLKSNAP_NL_MAP_ARG_END];
 	struct tracker *tracker;
+	u64 next, end;
+	dev_t dev;
 	u32 len;
+	int ret;
+
+	if (!cb->args[BLKSNAP_NL_MAP_ARG_STARTED]) {
+		ret = blksnap_nl_cbt_map_read_begin(cb);
+		if (ret)
+			return ret;
+	}
+	dev = cb->args[BLKSNAP_NL_MAP_ARG_DEV];
+	next = cb->args[BLKSNAP_NL_MAP_ARG_NEXT];
+	end = cb->args[BLKSNAP_NL_MAP_ARG_END];
 
 	tracker_lock();
 	tracker = __blksnap_nl_find_tracker(dev, cb->extack);

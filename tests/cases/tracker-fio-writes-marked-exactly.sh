@@ -8,12 +8,19 @@
 # written, with the default block size, and nothing else.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
+# writes_of_iolog LOG -> "OFFSET LENGTH" of each write (iolog v2 or v3,
+# which has a timestamp first)
+writes_of_iolog() {
+	awk '{ for (i = 1; i + 2 <= NF; i++) if ($i == "write") { print $(i + 1), $(i + 2); next } }' "$1"
+}
+
 # blocks_of_iolog LOG BLOCK_SIZE -> "START+COUNT=1" runs of written blocks
 blocks_of_iolog() {
-	awk -v bs="$2" '$2 == "write" {
-			first = int($3 / bs); last = int(($3 + $4 - 1) / bs)
+	writes_of_iolog "$1" |
+	awk -v bs="$2" '{
+			first = int($1 / bs); last = int(($1 + $2 - 1) / bs)
 			for (b = first; b <= last; b++) print b
-		}' "$1" | sort -n -u |
+		}' | sort -n -u |
 	awk 'NR == 1 { s = $1; p = $1; next }
 	     $1 == p + 1 { p = $1; next }
 	     { print s "+" (p - s + 1) "=1"; s = $1; p = $1 }
@@ -36,8 +43,8 @@ n=$(grep -c ' write ' /tmp/direct.log)
 [ "$n" -gt 50 ] || fail "fio logged only $n writes"
 expected=$(blocks_of_iolog /tmp/direct.log 4096)
 assert_eq "map of direct writes" "$expected" "$(changed_blocks "$DISK1")"
-spanning=$(awk '$2 == "write" && int($3 / 4096) != int(($3 + $4 - 1) / 4096)' \
-	/tmp/direct.log | wc -l)
+spanning=$(writes_of_iolog /tmp/direct.log |
+	awk 'int($1 / 4096) != int(($1 + $2 - 1) / 4096)' | wc -l)
 [ "$spanning" -gt 0 ] || fail "no write spanned two blocks"
 echo "ok: $n writes, $spanning spanning blocks, $(echo "$expected" | wc -l) runs"
 

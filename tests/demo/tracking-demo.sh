@@ -46,27 +46,34 @@ while read -r blk ino; do
 done < <(debugfs -c -R "icheck $firsts" "$DISK1" 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/')
 inodes=$(printf '%s\n' "${owner[@]}" | sort -u | tr '\n' ' ')
 while read -r ino p; do
+	p=/${p#//}
+	[ -d "/tmp/fs$p" ] && p="$p/ (directory)"
 	path[$ino]=$p
 done < <(debugfs -c -R "ncheck $inodes" "$DISK1" 2>/dev/null | awk 'NR > 1')
 
-printf '\n  %-22s %10s   %s\n' "changed blocks" "size" "what lives there"
-printf '  %-22s %10s   %s\n' "----------------------" "----------" "------------------------------"
-total=0
-while IFS='+=' read -r start count _; do
+# One row per owner: the runs of changed blocks that belong to it.
+rows=$(while IFS='+=' read -r start count _; do
 	ino=${owner[$start]:-}
-	what="file system metadata"
-	if [ -n "$ino" ]; then
-		case $ino in
-		7) what="ext4 reserved GDT blocks" ;;
-		8) what="ext4 journal" ;;
-		*) what="/tmp/fs${path[$ino]:-/ (inode $ino)}" ;;
-		esac
-	fi
-	printf '  %-22s %10s   %s\n' "$start-$((start + count - 1))" \
-		"$(human $((count * bs)))" "$what"
-	total=$((total + count))
-done <<<"$runs"
+	case $ino in
+	"") what="(file system metadata: bitmaps, inode tables)" ;;
+	7) what="(ext4 reserved GDT blocks)" ;;
+	8) what="(ext4 journal)" ;;
+	*) what=${path[$ino]:-"(inode $ino)"} ;;
+	esac
+	printf '%s\t%s\t%s\n' "$what" "$start" "$count"
+done <<<"$runs")
 size=$(blockdev --getsize64 "$DISK1")
+echo
+printf '  %-46s %6s %8s %9s   %s\n' "what changed" ranges blocks size "where (blocks)"
+printf '  %-46s %6s %8s %9s   %s\n' "------------" ------ ------ ---- "--------------"
+awk -F'\t' '
+	!($1 in n) { order[++k] = $1; lo[$1] = $2 }
+	{ n[$1]++; b[$1] += $3; hi[$1] = $2 + $3 - 1 }
+	END { for (i = 1; i <= k; i++) { w = order[i]; print w "\t" n[w] "\t" b[w] "\t" lo[w] "-" hi[w] } }' <<<"$rows" |
+while IFS=$'\t' read -r what n blocks where; do
+	printf '  %-46s %6d %8d %9s   %s\n' "$what" "$n" "$blocks" "$(human $((blocks * bs)))" "$where"
+done
+total=$(awk -F'\t' '{ t += $3 } END { print t }' <<<"$rows")
 printf '\n  %d ranges, %s of %s changed (%s%%): an incremental backup copies only these.\n' \
 	"$(echo "$runs" | wc -l)" "$(human $((total * bs)))" "$(human "$size")" \
 	"$(awk -v a=$((total * bs)) -v b="$size" 'BEGIN { printf "%.1f", 100 * a / b }')"

@@ -73,6 +73,15 @@ static inline void blksnap_bdev_close(struct blksnap_bdev *ref)
 #define blksnap_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
 #endif
 
+/* Redirect a function hooked through ftrace (renamed in 6.8). */
+#ifdef BLKSNAP_HAVE_FTRACE_REGS_SET_IP
+#define blksnap_ftrace_set_ip(fregs, ip) \
+	ftrace_regs_set_instruction_pointer(fregs, ip)
+#else
+#define blksnap_ftrace_set_ip(fregs, ip) \
+	ftrace_instruction_pointer_set(fregs, ip)
+#endif
+
 /* Only root may listen to the events group, where the kernel can say so. */
 #ifdef GENL_MCAST_CAP_SYS_ADMIN
 #define BLKSNAP_MCGRP_FLAGS	GENL_MCAST_CAP_SYS_ADMIN

@@ -15,6 +15,7 @@
 #include <linux/ftrace.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include "compat.h"
 #include "filter.h"
 #include "tracker.h"
 
@@ -41,8 +42,7 @@ static void notrace filter_ftrace_handler(unsigned long ip,
 	if (!tracker_any() || within_module(parent_ip, THIS_MODULE))
 		return;
 	this_cpu_inc(filter_calls);
-	ftrace_instruction_pointer_set(fregs,
-				       (unsigned long)filter_submit_bio_noacct);
+	blksnap_ftrace_set_ip(fregs, (unsigned long)filter_submit_bio_noacct);
 }
 
 static struct ftrace_ops filter_ops = {

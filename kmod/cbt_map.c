@@ -196,3 +196,33 @@ void cbt_map_read(struct cbt_map *cbt_map, u64 offset, u8 *buf, size_t len,
 	uuid_copy(generation_id, &cbt_map->generation_id);
 	spin_unlock_irqrestore(&cbt_map->lock, flags);
 }
+
+/**
+ * cbt_map_freeze() - copy the map for a snapshot and advance the snap number
+ * @cbt_map: the map; its snap number is below 255 (the caller resets a
+ *	map about to wrap)
+ * @copy: a buffer of the map's block count
+ * @info: filled with the metadata of the copy: the snap number the
+ *	snapshot froze
+ *
+ * Writes after this mark blocks with the next snap number, so a backup of
+ * the snapshot reads @copy, and the next one knows what changed since.
+ *
+ * Context: any, does not sleep; holds the lock while copying.
+ */
+void cbt_map_freeze(struct cbt_map *cbt_map, u8 *copy,
+		    struct cbt_map_info *info)
+{
+	unsigned long flags;
+
+	info->block_size = 1U << cbt_map->block_shift;
+	info->block_count = cbt_map->block_count;
+	info->capacity = cbt_map->capacity;
+	spin_lock_irqsave(&cbt_map->lock, flags);
+	memcpy(copy, cbt_map->map, cbt_map->block_count);
+	info->snap_number = cbt_map->snap_number;
+	uuid_copy(&info->generation_id, &cbt_map->generation_id);
+	if (cbt_map->snap_number < U8_MAX)
+		cbt_map->snap_number++;
+	spin_unlock_irqrestore(&cbt_map->lock, flags);
+}

@@ -29,8 +29,8 @@ static DEFINE_PER_CPU(long, filter_calls);
 
 static void notrace filter_submit_bio_noacct(struct bio *bio)
 {
-	tracker_submit_bio(bio);
-	submit_bio_noacct(bio);
+	if (!tracker_submit_bio(bio))
+		submit_bio_noacct(bio);
 	this_cpu_dec(filter_calls);
 }
 

@@ -32,6 +32,25 @@ const struct nla_policy blksnap_range_nl_policy[BLKSNAP_A_RANGE_COUNT + 1] = {
 	[BLKSNAP_A_RANGE_COUNT] = NLA_POLICY_MIN(NLA_U64, 1),
 };
 
+static struct netlink_range_validation blksnap_a_chunk_size_range = {
+	.min	= BLKSNAP_CHUNK_SIZE_MIN,
+	.max	= BLKSNAP_CHUNK_SIZE_MAX,
+};
+
+const struct nla_policy blksnap_device_nl_policy[BLKSNAP_A_DEVICE_DEV_PATH + 1] = {
+	[BLKSNAP_A_DEVICE_DEV_MAJOR] = NLA_POLICY_MAX(NLA_U32, 4095),
+	[BLKSNAP_A_DEVICE_DEV_MINOR] = NLA_POLICY_FULL_RANGE(NLA_U32, &blksnap_a_dev_minor_range),
+	[BLKSNAP_A_DEVICE_DEV_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
+};
+
+const struct nla_policy blksnap_storage_range_nl_policy[BLKSNAP_A_STORAGE_COUNT + 1] = {
+	[BLKSNAP_A_STORAGE_DEV_MAJOR] = NLA_POLICY_MAX(NLA_U32, 4095),
+	[BLKSNAP_A_STORAGE_DEV_MINOR] = NLA_POLICY_FULL_RANGE(NLA_U32, &blksnap_a_dev_minor_range),
+	[BLKSNAP_A_STORAGE_DEV_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
+	[BLKSNAP_A_STORAGE_START] = { .type = NLA_U64, },
+	[BLKSNAP_A_STORAGE_COUNT] = NLA_POLICY_MIN(NLA_U64, 1),
+};
+
 /* BLKSNAP_CMD_VERSION - do: takes no attribute */
 static const struct nla_policy blksnap_version_nl_policy[BLKSNAP_A_PAD + 1] = {
 };
@@ -55,12 +74,13 @@ static const struct nla_policy blksnap_dev_nl_policy[BLKSNAP_A_DEV_PATH + 1] = {
 };
 
 /* BLKSNAP_CMD_CBT_MAP_READ - dump */
-static const struct nla_policy blksnap_cbt_map_read_nl_policy[BLKSNAP_A_DEV_PATH + 1] = {
+static const struct nla_policy blksnap_cbt_map_read_nl_policy[BLKSNAP_A_SNAPSHOT_ID + 1] = {
 	[BLKSNAP_A_DEV_MAJOR] = NLA_POLICY_MAX(NLA_U32, 4095),
 	[BLKSNAP_A_DEV_MINOR] = NLA_POLICY_FULL_RANGE(NLA_U32, &blksnap_a_dev_minor_range),
 	[BLKSNAP_A_MAP_OFFSET] = { .type = NLA_U64, },
 	[BLKSNAP_A_MAP_LENGTH] = NLA_POLICY_MIN(NLA_U64, 1),
 	[BLKSNAP_A_DEV_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
+	[BLKSNAP_A_SNAPSHOT_ID] = NLA_POLICY_EXACT_LEN(BLKSNAP_GENERATION_ID_LEN),
 };
 
 /* BLKSNAP_CMD_CBT_MARK_DIRTY - do */
@@ -69,6 +89,29 @@ static const struct nla_policy blksnap_cbt_mark_dirty_nl_policy[BLKSNAP_A_DEV_PA
 	[BLKSNAP_A_DEV_MINOR] = NLA_POLICY_FULL_RANGE(NLA_U32, &blksnap_a_dev_minor_range),
 	[BLKSNAP_A_RANGE] = NLA_POLICY_NESTED(blksnap_range_nl_policy),
 	[BLKSNAP_A_DEV_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
+};
+
+/* BLKSNAP_CMD_SNAPSHOT_CREATE - do */
+static const struct nla_policy blksnap_snapshot_create_nl_policy[BLKSNAP_A_LOW_FREE_SECTORS + 1] = {
+	[BLKSNAP_A_DEVICE] = NLA_POLICY_NESTED(blksnap_device_nl_policy),
+	[BLKSNAP_A_CHUNK_SIZE] = NLA_POLICY_FULL_RANGE(NLA_U32, &blksnap_a_chunk_size_range),
+	[BLKSNAP_A_LOW_FREE_SECTORS] = { .type = NLA_U64, },
+};
+
+/*
+ * BLKSNAP_CMD_SNAPSHOT_DESTROY, BLKSNAP_CMD_SNAPSHOT_GET,
+ * BLKSNAP_CMD_SNAPSHOT_TAKE - do: a snapshot
+ */
+static const struct nla_policy blksnap_snapshot_nl_policy[BLKSNAP_A_SNAPSHOT_ID + 1] = {
+	[BLKSNAP_A_SNAPSHOT_ID] = NLA_POLICY_EXACT_LEN(BLKSNAP_GENERATION_ID_LEN),
+};
+
+/* BLKSNAP_CMD_SNAPSHOT_APPEND_STORAGE - do */
+static const struct nla_policy blksnap_snapshot_append_storage_nl_policy[BLKSNAP_A_STORAGE_LIMIT + 1] = {
+	[BLKSNAP_A_SNAPSHOT_ID] = NLA_POLICY_EXACT_LEN(BLKSNAP_GENERATION_ID_LEN),
+	[BLKSNAP_A_STORAGE_RANGE] = NLA_POLICY_NESTED(blksnap_storage_range_nl_policy),
+	[BLKSNAP_A_STORAGE_FD] = { .type = NLA_U32, },
+	[BLKSNAP_A_STORAGE_LIMIT] = NLA_POLICY_MIN(NLA_U64, 1),
 };
 
 /* Ops table for blksnap */
@@ -104,7 +147,7 @@ static const struct genl_ops blksnap_nl_ops[] = {
 		.cmd		= BLKSNAP_CMD_CBT_MAP_READ,
 		.dumpit		= blksnap_nl_cbt_map_read_dumpit,
 		.policy		= blksnap_cbt_map_read_nl_policy,
-		.maxattr	= BLKSNAP_A_DEV_PATH,
+		.maxattr	= BLKSNAP_A_SNAPSHOT_ID,
 		.flags		= GENL_ADMIN_PERM,
 	},
 	{
@@ -119,6 +162,41 @@ static const struct genl_ops blksnap_nl_ops[] = {
 		.doit		= blksnap_nl_cbt_reset_doit,
 		.policy		= blksnap_dev_nl_policy,
 		.maxattr	= BLKSNAP_A_DEV_PATH,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= BLKSNAP_CMD_SNAPSHOT_CREATE,
+		.doit		= blksnap_nl_snapshot_create_doit,
+		.policy		= blksnap_snapshot_create_nl_policy,
+		.maxattr	= BLKSNAP_A_LOW_FREE_SECTORS,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= BLKSNAP_CMD_SNAPSHOT_DESTROY,
+		.doit		= blksnap_nl_snapshot_destroy_doit,
+		.policy		= blksnap_snapshot_nl_policy,
+		.maxattr	= BLKSNAP_A_SNAPSHOT_ID,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= BLKSNAP_CMD_SNAPSHOT_GET,
+		.doit		= blksnap_nl_snapshot_get_doit,
+		.dumpit		= blksnap_nl_snapshot_get_dumpit,
+		.policy		= blksnap_snapshot_nl_policy,
+		.maxattr	= BLKSNAP_A_SNAPSHOT_ID,
+	},
+	{
+		.cmd		= BLKSNAP_CMD_SNAPSHOT_APPEND_STORAGE,
+		.doit		= blksnap_nl_snapshot_append_storage_doit,
+		.policy		= blksnap_snapshot_append_storage_nl_policy,
+		.maxattr	= BLKSNAP_A_STORAGE_LIMIT,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= BLKSNAP_CMD_SNAPSHOT_TAKE,
+		.doit		= blksnap_nl_snapshot_take_doit,
+		.policy		= blksnap_snapshot_nl_policy,
+		.maxattr	= BLKSNAP_A_SNAPSHOT_ID,
 		.flags		= GENL_ADMIN_PERM,
 	},
 };
@@ -172,47 +250,68 @@ int blksnap_nl_version_doit(struct sk_buff *skb, struct genl_info *info)
 }
 
 /**
- * blksnap_nl_get_dev() - the device a request names
- * @attrs: the request's attributes
+ * __blksnap_nl_get_dev() - the device that attributes name
+ * @attrs: parsed attributes (of a message or of a nest)
+ * @major: type of the major number attribute
+ * @minor: type of the minor number attribute
+ * @path: type of the path attribute
+ * @nest: the nest holding @attrs, or NULL for the message
  * @extack: where to say what is wrong
  * @dev: filled with the device number on success
  *
- * A request names a device by dev-path or by dev-major and dev-minor.
- * Whether a device has that number is for the caller to find out.
+ * A device is named by a path or by major and minor numbers.  Whether a
+ * device has that number is for the caller to find out.
  *
  * Context: process context, may sleep (path lookup).
  * Return: 0; -EINVAL if the device is not named or named twice; the
  * errno of the path lookup (-ENOENT, -ENOTBLK, ...).
  */
-int blksnap_nl_get_dev(struct nlattr **attrs, struct netlink_ext_ack *extack,
-		       dev_t *dev)
+int __blksnap_nl_get_dev(struct nlattr **attrs, int major, int minor,
+			 int path, const struct nlattr *nest,
+			 struct netlink_ext_ack *extack, dev_t *dev)
 {
-	struct nlattr *path = attrs[BLKSNAP_A_DEV_PATH];
 	int ret;
 
-	if (path) {
-		if (attrs[BLKSNAP_A_DEV_MAJOR] || attrs[BLKSNAP_A_DEV_MINOR]) {
-			NL_SET_ERR_MSG_ATTR(extack, path,
+	if (attrs[path]) {
+		if (attrs[major] || attrs[minor]) {
+			NL_SET_ERR_MSG_ATTR(extack, attrs[path],
 					    "give either dev-path or dev-major and dev-minor");
 			return -EINVAL;
 		}
-		ret = lookup_bdev(nla_data(path), dev);
+		ret = lookup_bdev(nla_data(attrs[path]), dev);
 		if (ret == -ENOTBLK)
-			NL_SET_ERR_MSG_ATTR(extack, path, "not a block device");
+			NL_SET_ERR_MSG_ATTR(extack, attrs[path],
+					    "not a block device");
 		else if (ret)
-			NL_SET_ERR_MSG_ATTR(extack, path,
+			NL_SET_ERR_MSG_ATTR(extack, attrs[path],
 					    "cannot look up the device path");
 		return ret;
 	}
-	if (NL_REQ_ATTR_CHECK(extack, NULL, attrs, BLKSNAP_A_DEV_MAJOR) ||
-	    NL_REQ_ATTR_CHECK(extack, NULL, attrs, BLKSNAP_A_DEV_MINOR)) {
+	if (NL_REQ_ATTR_CHECK(extack, nest, attrs, major) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, attrs, minor)) {
 		NL_SET_ERR_MSG(extack,
 			       "device missing: give dev-major and dev-minor, or dev-path");
 		return -EINVAL;
 	}
-	*dev = MKDEV(nla_get_u32(attrs[BLKSNAP_A_DEV_MAJOR]),
-		     nla_get_u32(attrs[BLKSNAP_A_DEV_MINOR]));
+	*dev = MKDEV(nla_get_u32(attrs[major]), nla_get_u32(attrs[minor]));
 	return 0;
+}
+
+/**
+ * blksnap_nl_get_dev() - the device a request names at its top level
+ * @attrs: the request's attributes
+ * @extack: where to say what is wrong
+ * @dev: filled with the device number on success
+ *
+ * Context: process context, may sleep.
+ * Return: as __blksnap_nl_get_dev().
+ */
+int blksnap_nl_get_dev(struct nlattr **attrs, struct netlink_ext_ack *extack,
+		       dev_t *dev)
+{
+	return __blksnap_nl_get_dev(attrs, BLKSNAP_A_DEV_MAJOR,
+				    BLKSNAP_A_DEV_MINOR, BLKSNAP_A_DEV_PATH,
+				    NULL, extack, dev);
 }
 
 /**

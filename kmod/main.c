@@ -9,13 +9,18 @@
 #include <net/genetlink.h>
 #include <uapi/linux/blksnap.h>
 #include "filter.h"
+#include "diff_area.h"
 #include "genl.h"
+#include "snapimage.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "version.h"
 
 /*
- * Init order: counters, the bio filter, then the user-visible interface
- * (the netlink family) last; exit in reverse.  While the module tracks
+ * Init order: counters, the workqueues of snapshots, copies and images,
+ * the images' block major, the bio filter, then the user-visible interface
+ * (the netlink family) last; exit in reverse, each workqueue drained as it
+ * goes.  While the module tracks
  * devices each tracker holds a module reference, so exit runs only with
  * no tracker left.
  */
@@ -25,10 +30,18 @@ static int __init blksnap_init(void)
 
 	blksnap_stats_init();
 
-	ret = filter_init();
+	ret = snapshot_init();
 	if (ret)
 		goto out_stats;
-
+	ret = diff_area_init();
+	if (ret)
+		goto out_snapshot;
+	ret = snapimage_init();
+	if (ret)
+		goto out_diff_area;
+	ret = filter_init();
+	if (ret)
+		goto out_snapimage;
 	ret = blksnap_nl_init();
 	if (ret)
 		goto out_filter;
@@ -38,6 +51,12 @@ static int __init blksnap_init(void)
 
 out_filter:
 	filter_exit();
+out_snapimage:
+	snapimage_exit();
+out_diff_area:
+	diff_area_exit();
+out_snapshot:
+	snapshot_exit();
 out_stats:
 	blksnap_stats_exit();
 	return ret;
@@ -47,6 +66,9 @@ static void __exit blksnap_exit(void)
 {
 	blksnap_nl_exit();
 	filter_exit();
+	snapimage_exit();
+	diff_area_exit();
+	snapshot_exit();
 	blksnap_stats_exit();
 	pr_info("unloaded\n");
 }

@@ -10,6 +10,7 @@
 #include <net/genetlink.h>
 #include "cbt_map.h"
 #include "genl.h"
+#include "snapshot.h"
 #include "tracker.h"
 
 /* Bytes of CBT map in one message of a map read: fits any dump buffer. */
@@ -59,7 +60,7 @@ static int blksnap_nl_reply_tracker(struct genl_info *info, dev_t dev,
  * changed (with its info) or detached (@map_info NULL).  An event that
  * cannot be allocated is lost; listeners resynchronise with a dump.
  */
-static void blksnap_nl_notify_tracker(u8 cmd, dev_t dev,
+static void __blksnap_nl_notify_tracker(u8 cmd, dev_t dev,
 				      const struct cbt_map_info *map_info)
 {
 	struct sk_buff *msg;
@@ -77,6 +78,20 @@ static void blksnap_nl_notify_tracker(u8 cmd, dev_t dev,
 	}
 	genlmsg_end(msg, hdr);
 	blksnap_nl_multicast(msg);
+}
+
+/**
+ * blksnap_nl_notify_tracker_change() - announce a new CBT generation or
+ * snap number
+ * @dev: the device
+ * @info: its map's metadata now
+ *
+ * Context: process context.
+ */
+void blksnap_nl_notify_tracker_change(dev_t dev,
+				      const struct cbt_map_info *info)
+{
+	__blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_CHANGE_NTF, dev, info);
 }
 
 /* The tracker a request names, or NULL with the error said. */
@@ -145,7 +160,7 @@ int blksnap_nl_tracker_attach_doit(struct sk_buff *skb, struct genl_info *info)
 		return ret;
 	}
 
-	blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_ADD_NTF, dev, &map_info);
+	__blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_ADD_NTF, dev, &map_info);
 	return blksnap_nl_reply_tracker(info, dev, &map_info);
 }
 
@@ -169,11 +184,16 @@ int blksnap_nl_tracker_detach_doit(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 	ret = tracker_detach(dev);
+	if (ret == -EBUSY) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "device is in a snapshot: destroy it first");
+		return ret;
+	}
 	if (ret) {
 		NL_SET_ERR_MSG_MOD(info->extack, "device is not tracked");
 		return ret;
 	}
-	blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_DEL_NTF, dev, NULL);
+	__blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_DEL_NTF, dev, NULL);
 	return 0;
 }
 
@@ -274,15 +294,53 @@ int blksnap_nl_tracker_get_dumpit(struct sk_buff *skb,
 
 /*
  * State of a CBT map read in netlink_callback.args: whether the request
- * was checked, the device, the next block to send and the end of the
- * requested slice.
+ * was checked (and reads a live or a frozen map), the device, the next
+ * block to send, the end of the requested slice, and the snapshot id of a
+ * frozen map.
  */
 enum {
 	BLKSNAP_NL_MAP_ARG_STARTED,
 	BLKSNAP_NL_MAP_ARG_DEV,
 	BLKSNAP_NL_MAP_ARG_NEXT,
 	BLKSNAP_NL_MAP_ARG_END,
+	BLKSNAP_NL_MAP_ARG_ID,
 };
+
+enum {
+	BLKSNAP_NL_MAP_LIVE = 1,
+	BLKSNAP_NL_MAP_FROZEN,
+};
+
+static_assert(BLKSNAP_NL_MAP_ARG_ID * sizeof(long) + sizeof(uuid_t) <=
+	      sizeof_field(struct netlink_callback, args));
+
+/*
+ * The device of a snapshot whose frozen map a read wants, or an errno
+ * with the reason said.  snapshot_lock() held.
+ */
+static struct snapshot_dev *
+__blksnap_nl_frozen_map(const uuid_t *id, dev_t dev,
+			struct netlink_ext_ack *extack)
+{
+	struct snapshot *snapshot = __snapshot_find(id);
+	unsigned int i;
+
+	if (!snapshot) {
+		NL_SET_ERR_MSG_MOD(extack, "no such snapshot");
+		return ERR_PTR(-ENOENT);
+	}
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		if (snapshot->devs[i].dev != dev)
+			continue;
+		if (!snapshot->taken) {
+			NL_SET_ERR_MSG_MOD(extack, "snapshot is not taken yet");
+			return ERR_PTR(-ENODATA);
+		}
+		return &snapshot->devs[i];
+	}
+	NL_SET_ERR_MSG_MOD(extack, "device is not in the snapshot");
+	return ERR_PTR(-EINVAL);
+}
 
 /*
  * Check a CBT map read request and set up the dump's args.  This runs in
@@ -296,6 +354,7 @@ static int blksnap_nl_cbt_map_read_begin(struct netlink_callback *cb)
 	struct nlattr *length_attr = attrs[BLKSNAP_A_MAP_LENGTH];
 	u64 offset = 0, length, block_count;
 	struct tracker *tracker;
+	long mode;
 	dev_t dev;
 	int ret;
 
@@ -312,6 +371,21 @@ static int blksnap_nl_cbt_map_read_begin(struct netlink_callback *cb)
 	tracker_unlock();
 	if (!tracker)
 		return -ENOENT;
+
+	mode = BLKSNAP_NL_MAP_LIVE;
+	if (attrs[BLKSNAP_A_SNAPSHOT_ID]) {
+		struct snapshot_dev *sd;
+
+		memcpy(&cb->args[BLKSNAP_NL_MAP_ARG_ID],
+		       nla_data(attrs[BLKSNAP_A_SNAPSHOT_ID]), sizeof(uuid_t));
+		snapshot_lock();
+		sd = __blksnap_nl_frozen_map((uuid_t *)&cb->args[BLKSNAP_NL_MAP_ARG_ID],
+					     dev, cb->extack);
+		snapshot_unlock();
+		if (IS_ERR(sd))
+			return PTR_ERR(sd);
+		mode = BLKSNAP_NL_MAP_FROZEN;
+	}
 
 	if (offset_attr)
 		offset = nla_get_u64(offset_attr);
@@ -330,16 +404,22 @@ static int blksnap_nl_cbt_map_read_begin(struct netlink_callback *cb)
 		length = nla_get_u64(length_attr);
 	}
 
-	cb->args[BLKSNAP_NL_MAP_ARG_STARTED] = 1;
+	cb->args[BLKSNAP_NL_MAP_ARG_STARTED] = mode;
 	cb->args[BLKSNAP_NL_MAP_ARG_DEV] = dev;
 	cb->args[BLKSNAP_NL_MAP_ARG_NEXT] = offset;
 	cb->args[BLKSNAP_NL_MAP_ARG_END] = offset + length;
 	return 0;
 }
 
+/*
+ * One message of a map read: @len blocks from @offset of the live map
+ * @cbt_map, or of the frozen map @frozen of generation @frozen_gen.
+ */
 static int blksnap_nl_put_map_slice(struct sk_buff *skb,
 				    struct netlink_callback *cb,
-				    struct cbt_map *cbt_map, u64 offset, u32 len)
+				    struct cbt_map *cbt_map, const u8 *frozen,
+				    const uuid_t *frozen_gen, u64 offset,
+				    u32 len)
 {
 	struct nlattr *gen_attr, *data_attr;
 	void *hdr;
@@ -357,8 +437,13 @@ static int blksnap_nl_put_map_slice(struct sk_buff *skb,
 	data_attr = nla_reserve(skb, BLKSNAP_A_MAP_DATA, len);
 	if (!data_attr)
 		goto cancel;
-	cbt_map_read(cbt_map, offset, nla_data(data_attr), len,
-		     nla_data(gen_attr));
+	if (frozen) {
+		memcpy(nla_data(data_attr), frozen + offset, len);
+		memcpy(nla_data(gen_attr), frozen_gen, BLKSNAP_GENERATION_ID_LEN);
+	} else {
+		cbt_map_read(cbt_map, offset, nla_data(data_attr), len,
+			     nla_data(gen_attr));
+	}
 	genlmsg_end(skb, hdr);
 	return 0;
 
@@ -396,6 +481,28 @@ int blksnap_nl_cbt_map_read_dumpit(struct sk_buff *skb,
 	next = cb->args[BLKSNAP_NL_MAP_ARG_NEXT];
 	end = cb->args[BLKSNAP_NL_MAP_ARG_END];
 
+	if (cb->args[BLKSNAP_NL_MAP_ARG_STARTED] == BLKSNAP_NL_MAP_FROZEN) {
+		struct snapshot_dev *sd;
+
+		snapshot_lock();
+		sd = __blksnap_nl_frozen_map((uuid_t *)&cb->args[BLKSNAP_NL_MAP_ARG_ID],
+					     dev, cb->extack);
+		if (IS_ERR(sd)) {
+			snapshot_unlock();
+			return PTR_ERR(sd);
+		}
+		while (next < end) {
+			len = min_t(u64, end - next, BLKSNAP_NL_MAP_SLICE);
+			if (blksnap_nl_put_map_slice(skb, cb, NULL, sd->frozen_map,
+						     &sd->frozen.generation_id,
+						     next, len))
+				break;
+			next += len;
+		}
+		snapshot_unlock();
+		goto out;
+	}
+
 	tracker_lock();
 	tracker = __blksnap_nl_find_tracker(dev, cb->extack);
 	if (!tracker) {
@@ -405,13 +512,13 @@ int blksnap_nl_cbt_map_read_dumpit(struct sk_buff *skb,
 	end = min(end, tracker->cbt_map->block_count);
 	while (next < end) {
 		len = min_t(u64, end - next, BLKSNAP_NL_MAP_SLICE);
-		if (blksnap_nl_put_map_slice(skb, cb, tracker->cbt_map, next,
-					     len))
+		if (blksnap_nl_put_map_slice(skb, cb, tracker->cbt_map, NULL,
+					     NULL, next, len))
 			break;
 		next += len;
 	}
 	tracker_unlock();
-
+out:
 	cb->args[BLKSNAP_NL_MAP_ARG_NEXT] = next;
 	if (next < end && !skb->len)
 		return -EMSGSIZE;
@@ -541,7 +648,7 @@ int blksnap_nl_cbt_reset_doit(struct sk_buff *skb, struct genl_info *info)
 	cbt_map_get_info(tracker->cbt_map, &map_info);
 	tracker_unlock();
 
-	blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_CHANGE_NTF, dev, &map_info);
+	__blksnap_nl_notify_tracker(BLKSNAP_CMD_TRACKER_CHANGE_NTF, dev, &map_info);
 	return blksnap_nl_reply_tracker(info, dev, &map_info);
 
 out_unlock:

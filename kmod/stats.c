@@ -15,6 +15,12 @@ static const char * const blksnap_stat_names[BLKSNAP_STAT_NR] = {
 	[BLKSNAP_STAT_TRACKERS] = "trackers",
 	[BLKSNAP_STAT_CBT_MAPS] = "cbt_maps",
 	[BLKSNAP_STAT_CBT_MAP_BYTES] = "cbt_map_bytes",
+	[BLKSNAP_STAT_SNAPSHOTS] = "snapshots",
+	[BLKSNAP_STAT_DIFF_AREAS] = "diff_areas",
+	[BLKSNAP_STAT_CHUNKS] = "chunks",
+	[BLKSNAP_STAT_STORAGE_RANGES] = "storage_ranges",
+	[BLKSNAP_STAT_IMAGES] = "images",
+	[BLKSNAP_STAT_BUFFERS] = "buffers",
 };
 
 static struct dentry *blksnap_debugfs_dir;

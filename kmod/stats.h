@@ -9,6 +9,12 @@
  * @BLKSNAP_STAT_TRACKERS: attached trackers
  * @BLKSNAP_STAT_CBT_MAPS: allocated CBT maps
  * @BLKSNAP_STAT_CBT_MAP_BYTES: bytes held by the CBT maps' tables
+ * @BLKSNAP_STAT_SNAPSHOTS: snapshots, from create until freed
+ * @BLKSNAP_STAT_DIFF_AREAS: per-device copy-on-write tables
+ * @BLKSNAP_STAT_CHUNKS: chunk entries (copied or in use)
+ * @BLKSNAP_STAT_STORAGE_RANGES: ranges of difference storage
+ * @BLKSNAP_STAT_IMAGES: snapshot image block devices
+ * @BLKSNAP_STAT_BUFFERS: copy buffers allocated
  * @BLKSNAP_STAT_NR: number of counters
  *
  * The counts are exposed in debugfs (blksnap/objects) so tests can check
@@ -18,6 +24,12 @@ enum blksnap_stat {
 	BLKSNAP_STAT_TRACKERS,
 	BLKSNAP_STAT_CBT_MAPS,
 	BLKSNAP_STAT_CBT_MAP_BYTES,
+	BLKSNAP_STAT_SNAPSHOTS,
+	BLKSNAP_STAT_DIFF_AREAS,
+	BLKSNAP_STAT_CHUNKS,
+	BLKSNAP_STAT_STORAGE_RANGES,
+	BLKSNAP_STAT_IMAGES,
+	BLKSNAP_STAT_BUFFERS,
 	BLKSNAP_STAT_NR,
 };
 

@@ -10,6 +10,7 @@
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
+#include "diff_area.h"
 #include "stats.h"
 #include "tracker.h"
 
@@ -121,7 +122,7 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 	}
 	tracker->dev = dev;
 
-	ret = blksnap_bdev_open(dev, &tracker->bdev);
+	ret = blksnap_bdev_open(dev, false, &tracker->bdev);
 	if (ret)
 		goto out_free;
 
@@ -166,14 +167,21 @@ out_unlock:
  * has passed; it is freed after one.
  *
  * Context: process context, may sleep; takes tracker_lock().
- * Return: 0 or -ENOENT if the device is not tracked.
+ * Return: 0, -ENOENT if the device is not tracked, -EBUSY if it is in a
+ * snapshot.
  */
 int tracker_detach(dev_t dev)
 {
 	struct tracker *tracker;
 
 	tracker_lock();
-	tracker = xa_erase(&trackers, dev);
+	tracker = xa_load(&trackers, dev);
+	if (tracker && tracker->snapshot) {
+		tracker_unlock();
+		return -EBUSY;
+	}
+	if (tracker)
+		xa_erase(&trackers, dev);
 	tracker_unlock();
 	if (!tracker)
 		return -ENOENT;
@@ -200,35 +208,55 @@ static bool tracker_bio_changes_data(struct bio *bio)
 }
 
 /**
- * tracker_submit_bio() - record the change a bio is about to make
+ * tracker_submit_bio() - record the change a bio is about to make, and
+ * copy what it overwrites if the device is in a taken snapshot
  * @bio: a bio entering submit_bio_noacct(), before partition remapping
  *
  * The bio is marked in the map of its device and, for a partition, in
  * the map of the whole disk (in the disk's sector space) when that is
  * tracked too.  A bio that fails later has been marked all the same:
- * tracking errs on the side of copying too much.
+ * tracking errs on the side of copying too much.  A disk and its
+ * partitions are never in snapshots at once, so at most one diff area
+ * sees the bio.
  *
- * Context: bio submission path; does not sleep, takes the map's spinlock.
+ * Context: bio submission path; sleeps only to throttle writers.
+ * Return: true if the bio was taken over by copy-on-write.
  */
-void tracker_submit_bio(struct bio *bio)
+bool tracker_submit_bio(struct bio *bio)
 {
 	struct block_device *bdev = bio->bi_bdev;
 	sector_t sector = bio->bi_iter.bi_sector;
+	struct diff_area *da = NULL, *whole_da;
 	struct tracker *tracker;
+	bool taken;
 
 	if (!tracker_bio_changes_data(bio))
-		return;
+		return false;
 
 	rcu_read_lock();
 	tracker = xa_load(&trackers, bdev->bd_dev);
-	if (tracker)
+	if (tracker) {
 		cbt_map_mark(tracker->cbt_map, sector, bio_sectors(bio));
+		da = rcu_dereference(tracker->diff_area);
+	}
 	if (bdev_is_partition(bdev)) {
 		tracker = xa_load(&trackers, bdev_whole(bdev)->bd_dev);
-		if (tracker)
+		if (tracker) {
 			cbt_map_mark(tracker->cbt_map,
 				     sector + bdev->bd_start_sect,
 				     bio_sectors(bio));
+			whole_da = rcu_dereference(tracker->diff_area);
+			if (!da)
+				da = whole_da;
+		}
 	}
+	if (da && !diff_area_get(da))
+		da = NULL;
 	rcu_read_unlock();
+
+	if (!da)
+		return false;
+	taken = diff_area_submit_bio(da, bio);
+	diff_area_put(da);
+	return taken;
 }

@@ -1,0 +1,606 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copy-on-write of one device of a taken snapshot.
+ *
+ * The bio path only tests a bit per chunk: a write to chunks already in
+ * the difference storage passes.  Any other write is deferred to
+ * pending_work, which starts the copy of the first chunk it needs and
+ * parks it on that chunk; each finished copy sends its writes back to be
+ * considered again, and a write goes to the device once every chunk it
+ * touches is copied.  Copies run on the copy workqueue, whose limited
+ * concurrency and buffer pool bound the memory in use; writers that get
+ * too far ahead are throttled.
+ *
+ * Image I/O runs in the image's worker: reads of chunks not copied come
+ * from the original, counted as readers so that the original's writes wait
+ * for them; writes to the image first have the chunk copied, then go to
+ * its place in the storage.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-cow: " fmt
+
+#include <linux/blkdev.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include "cbt_map.h"
+#include "diff_area.h"
+#include "snapshot.h"
+#include "stats.h"
+
+static unsigned int cow_max_pending = 256;
+module_param_named(cow_max_pending, cow_max_pending, uint, 0444);
+MODULE_PARM_DESC(cow_max_pending,
+		 "Writes of one device that may wait for copies before writers are throttled (default 256)");
+
+static unsigned int cow_max_copies = 8;
+module_param_named(cow_max_copies, cow_max_copies, uint, 0444);
+MODULE_PARM_DESC(cow_max_copies,
+		 "Chunk copies running at once, each with a chunk-sized buffer (default 8)");
+
+/* Copies of chunks; max_active bounds the buffers in use. */
+static struct workqueue_struct *cow_wq;
+
+/**
+ * diff_area_init() - create the copy workqueue
+ *
+ * Context: module init, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int diff_area_init(void)
+{
+	cow_max_copies = clamp(cow_max_copies, 1U, 256U);
+	cow_max_pending = max(cow_max_pending, 1U);
+	cow_wq = alloc_workqueue("blksnap-cow", WQ_UNBOUND | WQ_MEM_RECLAIM,
+				 cow_max_copies);
+	return cow_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * diff_area_exit() - wait for every copy and free, destroy the workqueue
+ *
+ * Context: module exit, may sleep.
+ */
+void diff_area_exit(void)
+{
+	destroy_workqueue(cow_wq);
+}
+
+static sector_t diff_area_chunk_sectors(struct diff_area *da,
+					unsigned long index)
+{
+	sector_t start = (sector_t)index << da->chunk_shift;
+
+	return min_t(sector_t, 1ULL << da->chunk_shift, da->capacity - start);
+}
+
+/* The bio's first sector in the diff area's device. */
+static sector_t diff_area_bio_sector(struct diff_area *da, struct bio *bio)
+{
+	sector_t sector = bio->bi_iter.bi_sector;
+
+	if (bio->bi_bdev != da->orig)
+		sector += bio->bi_bdev->bd_start_sect;
+	return sector;
+}
+
+static void diff_area_free_work(struct work_struct *work)
+{
+	struct diff_area *da = container_of(work, struct diff_area, free_work);
+	struct chunk *chunk;
+	unsigned long index;
+
+	xa_for_each(&da->chunks, index, chunk) {
+		kfree(chunk);
+		blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
+	}
+	xa_destroy(&da->chunks);
+	bitmap_free(da->copied);
+	snapshot_put(da->snapshot);
+	kfree(da);
+	blksnap_stat_sub(BLKSNAP_STAT_DIFF_AREAS, 1);
+}
+
+static void diff_area_release(struct kref *kref)
+{
+	struct diff_area *da = container_of(kref, struct diff_area, kref);
+
+	/* The last put may come from the bio path: free in process context. */
+	queue_work(blksnap_wq, &da->free_work);
+}
+
+/**
+ * diff_area_put() - drop a reference
+ * @da: the diff area
+ *
+ * Context: any.
+ */
+void diff_area_put(struct diff_area *da)
+{
+	kref_put(&da->kref, diff_area_release);
+}
+
+/**
+ * diff_area_get() - take a reference unless the diff area is going away
+ * @da: the diff area, seen under RCU or through a held reference
+ *
+ * Context: any.
+ * Return: whether a reference was taken.
+ */
+bool diff_area_get(struct diff_area *da)
+{
+	return kref_get_unless_zero(&da->kref);
+}
+
+static void diff_area_pending_work(struct work_struct *work);
+
+/**
+ * diff_area_create() - the copy-on-write state of a device, all chunks
+ * on the original
+ * @snapshot: the snapshot; the diff area takes a reference
+ * @orig: the original device
+ * @cbt_map: its CBT map
+ * @capacity: its capacity in sectors
+ * @chunk_size: chunk size in bytes, a power of two
+ *
+ * Context: process context, may sleep.
+ * Return: the diff area or ERR_PTR(-ENOMEM).
+ */
+struct diff_area *diff_area_create(struct snapshot *snapshot,
+				   struct block_device *orig,
+				   struct cbt_map *cbt_map, sector_t capacity,
+				   unsigned int chunk_size)
+{
+	struct diff_area *da;
+
+	da = kzalloc(sizeof(*da), GFP_KERNEL);
+	if (!da)
+		return ERR_PTR(-ENOMEM);
+	da->chunk_shift = ilog2(chunk_size) - SECTOR_SHIFT;
+	da->capacity = capacity;
+	da->chunk_count = DIV_ROUND_UP_SECTOR_T(capacity, 1U << da->chunk_shift);
+	da->copied = bitmap_zalloc(da->chunk_count, GFP_KERNEL);
+	if (!da->copied) {
+		kfree(da);
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&da->kref);
+	da->snapshot = snapshot;
+	snapshot_get(snapshot);
+	da->orig = orig;
+	da->cbt_map = cbt_map;
+	xa_init_flags(&da->chunks, XA_FLAGS_LOCK_IRQ);
+	init_waitqueue_head(&da->wq);
+	spin_lock_init(&da->pending_lock);
+	bio_list_init(&da->pending);
+	atomic_set(&da->pending_count, 0);
+	INIT_WORK(&da->pending_work, diff_area_pending_work);
+	INIT_WORK(&da->free_work, diff_area_free_work);
+	blksnap_stat_add(BLKSNAP_STAT_DIFF_AREAS, 1);
+	return da;
+}
+
+/*
+ * The chunk of an index, created in state CHUNK_NEW if absent.  Called and
+ * returns with the xa_lock held (interrupts off); may drop it to allocate.
+ */
+static struct chunk *__diff_area_chunk(struct diff_area *da,
+				       unsigned long index)
+{
+	struct chunk *chunk, *old;
+
+	chunk = xa_load(&da->chunks, index);
+	if (chunk)
+		return chunk;
+
+	xa_unlock_irq(&da->chunks);
+	chunk = kzalloc(sizeof(*chunk), GFP_NOIO);
+	xa_lock_irq(&da->chunks);
+	if (!chunk)
+		return ERR_PTR(-ENOMEM);
+	chunk->da = da;
+	chunk->index = index;
+	chunk->state = CHUNK_NEW;
+	bio_list_init(&chunk->waiting);
+	old = __xa_cmpxchg(&da->chunks, index, NULL, chunk, GFP_NOIO);
+	if (old) {
+		kfree(chunk);
+		return xa_is_err(old) ? ERR_PTR(xa_err(old)) : old;
+	}
+	blksnap_stat_add(BLKSNAP_STAT_CHUNKS, 1);
+	return chunk;
+}
+
+/* Drop a chunk entry that nothing uses any more.  xa_lock held. */
+static void __diff_area_chunk_drop(struct diff_area *da, struct chunk *chunk)
+{
+	if (chunk->state != CHUNK_NEW || chunk->readers ||
+	    !bio_list_empty(&chunk->waiting))
+		return;
+	__xa_erase(&da->chunks, chunk->index);
+	kfree(chunk);
+	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
+}
+
+static void diff_area_requeue(struct diff_area *da, struct bio_list *bios)
+{
+	unsigned long flags;
+
+	if (bio_list_empty(bios))
+		return;
+	spin_lock_irqsave(&da->pending_lock, flags);
+	bio_list_merge(&da->pending, bios);
+	spin_unlock_irqrestore(&da->pending_lock, flags);
+	diff_area_get(da);
+	if (!queue_work(cow_wq, &da->pending_work))
+		diff_area_put(da);
+}
+
+/*
+ * A copied chunk with no image reader left: writes pass from now on, and
+ * the waiting ones go back to be considered.  xa_lock held; the waiting
+ * bios are moved to @release for the caller to requeue after unlocking.
+ */
+static void __diff_area_chunk_settled(struct diff_area *da,
+				      struct chunk *chunk,
+				      struct bio_list *release)
+{
+	if (chunk->state == CHUNK_NEW || chunk->state == CHUNK_COPYING ||
+	    chunk->readers)
+		return;
+	if (chunk->state == CHUNK_COPIED)
+		set_bit(chunk->index, da->copied);
+	bio_list_merge(release, &chunk->waiting);
+	bio_list_init(&chunk->waiting);
+}
+
+static void diff_area_copy_work(struct work_struct *work)
+{
+	struct chunk *chunk = container_of(work, struct chunk, work);
+	struct diff_area *da = chunk->da;
+	struct snapshot *snapshot = da->snapshot;
+	sector_t count = diff_area_chunk_sectors(da, chunk->index);
+	struct bio_list release = BIO_EMPTY_LIST;
+	struct diff_region region;
+	unsigned int noio;
+	bool low = false;
+	void *buf;
+	int ret;
+
+	noio = memalloc_noio_save();
+	buf = snapshot_buffer_alloc(snapshot);
+	ret = READ_ONCE(da->error);
+	if (!ret)
+		ret = diff_io_bdev(da->orig, REQ_OP_READ,
+				   (sector_t)chunk->index << da->chunk_shift,
+				   buf, count);
+	if (!ret)
+		ret = diff_storage_alloc(&snapshot->storage, count, &region,
+					 &low);
+	if (!ret)
+		ret = diff_region_io(&region, REQ_OP_WRITE, buf, 0, count);
+	snapshot_buffer_free(snapshot, buf);
+	memalloc_noio_restore(noio);
+
+	if (low)
+		snapshot_low_space(snapshot);
+	if (ret) {
+		pr_err_ratelimited("cannot copy chunk %lu: %d\n",
+				   chunk->index, ret);
+		snapshot_set_error(snapshot, da, ret);
+	}
+
+	xa_lock_irq(&da->chunks);
+	if (ret) {
+		chunk->state = CHUNK_FAILED;
+	} else {
+		chunk->region = region;
+		chunk->state = CHUNK_COPIED;
+	}
+	__diff_area_chunk_settled(da, chunk, &release);
+	xa_unlock_irq(&da->chunks);
+
+	wake_up_all(&da->wq);
+	diff_area_requeue(da, &release);
+	diff_area_put(da);
+}
+
+/* Start the copy of a chunk in CHUNK_NEW.  xa_lock held. */
+static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
+{
+	chunk->state = CHUNK_COPYING;
+	INIT_WORK(&chunk->work, diff_area_copy_work);
+	diff_area_get(da);
+	queue_work(cow_wq, &chunk->work);
+}
+
+/*
+ * Consider one deferred write: submit it if every chunk it touches is
+ * copied (or the snapshot is corrupted), else park it on the first chunk
+ * that is not and make sure that one is being copied.
+ */
+static void diff_area_consider(struct diff_area *da, struct bio *bio)
+{
+	sector_t sector = diff_area_bio_sector(da, bio);
+	sector_t end = min(bio_end_sector(bio) + (sector - bio->bi_iter.bi_sector),
+			   da->capacity);
+	unsigned long index, last;
+	struct chunk *chunk;
+
+	if (sector >= end || READ_ONCE(da->error))
+		goto submit;
+	last = (end - 1) >> da->chunk_shift;
+	for (index = sector >> da->chunk_shift; index <= last; index++)
+		if (!test_bit(index, da->copied))
+			break;
+	if (index > last)
+		goto submit;
+
+	xa_lock_irq(&da->chunks);
+	chunk = __diff_area_chunk(da, index);
+	if (IS_ERR(chunk)) {
+		xa_unlock_irq(&da->chunks);
+		snapshot_set_error(da->snapshot, da, PTR_ERR(chunk));
+		goto submit;
+	}
+	if (chunk->state == CHUNK_NEW)
+		__diff_area_start_copy(da, chunk);
+	if (chunk->state == CHUNK_COPYING || chunk->readers) {
+		bio_list_add(&chunk->waiting, bio);
+		xa_unlock_irq(&da->chunks);
+		return;
+	}
+	/* Copied (or failed) in the meantime: look again. */
+	xa_unlock_irq(&da->chunks);
+	diff_area_requeue(da, &(struct bio_list){ .head = bio, .tail = bio });
+	return;
+
+submit:
+	submit_bio_noacct(bio);
+	if (atomic_dec_return(&da->pending_count) < cow_max_pending)
+		wake_up_all(&da->wq);
+}
+
+static void diff_area_pending_work(struct work_struct *work)
+{
+	struct diff_area *da = container_of(work, struct diff_area,
+					    pending_work);
+	struct bio_list bios;
+	unsigned long flags;
+	struct bio *bio;
+
+	spin_lock_irqsave(&da->pending_lock, flags);
+	bios = da->pending;
+	bio_list_init(&da->pending);
+	spin_unlock_irqrestore(&da->pending_lock, flags);
+
+	while ((bio = bio_list_pop(&bios)))
+		diff_area_consider(da, bio);
+	diff_area_put(da);
+}
+
+/**
+ * diff_area_submit_bio() - copy-on-write for a write to the original
+ * @da: the diff area of the bio's device (or of its whole disk)
+ * @bio: a write, discard or write-zeroes, not yet submitted
+ *
+ * Writes that touch only copied chunks pass.  Others are deferred until
+ * the chunks are copied; a REQ_NOWAIT write that would have to wait ends
+ * with -EAGAIN instead.  A submitter that may sleep is throttled while too
+ * many writes of the device wait.
+ *
+ * Context: bio submission path.  Sleeps only to throttle, and only in
+ * task context without REQ_NOWAIT.
+ * Return: true if the bio was taken over (deferred or ended), false if
+ * the caller submits it.
+ */
+bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
+{
+	sector_t sector = diff_area_bio_sector(da, bio);
+	sector_t end = min(sector + bio_sectors(bio), da->capacity);
+	unsigned long index, last, flags;
+
+	if (sector >= end || READ_ONCE(da->error))
+		return false;
+	last = (end - 1) >> da->chunk_shift;
+	for (index = sector >> da->chunk_shift; index <= last; index++)
+		if (!test_bit(index, da->copied))
+			break;
+	if (index > last)
+		return false;
+
+	if (bio->bi_opf & REQ_NOWAIT) {
+		bio_wouldblock_error(bio);
+		return true;
+	}
+	if (in_task() && atomic_read(&da->pending_count) >= cow_max_pending)
+		wait_event(da->wq, atomic_read(&da->pending_count) <
+					cow_max_pending ||
+				   READ_ONCE(da->error));
+
+	atomic_inc(&da->pending_count);
+	spin_lock_irqsave(&da->pending_lock, flags);
+	bio_list_add(&da->pending, bio);
+	spin_unlock_irqrestore(&da->pending_lock, flags);
+	diff_area_get(da);
+	if (!queue_work(cow_wq, &da->pending_work))
+		diff_area_put(da);
+	return true;
+}
+
+/**
+ * diff_area_set_error() - the snapshot is corrupted: stop copying
+ * @da: the diff area
+ * @error: the errno
+ *
+ * Waiting writes go to the device without a copy; images fail.
+ *
+ * Context: process context.
+ */
+void diff_area_set_error(struct diff_area *da, int error)
+{
+	struct bio_list release = BIO_EMPTY_LIST;
+	struct chunk *chunk;
+	unsigned long index;
+
+	WRITE_ONCE(da->error, error);
+	xa_lock_irq(&da->chunks);
+	xa_for_each(&da->chunks, index, chunk) {
+		bio_list_merge(&release, &chunk->waiting);
+		bio_list_init(&chunk->waiting);
+	}
+	xa_unlock_irq(&da->chunks);
+	wake_up_all(&da->wq);
+	diff_area_requeue(da, &release);
+}
+
+/* Copy @bytes between the bio's data at @iter and @buf; advances @iter. */
+static void diff_area_copy_bio(struct bio *bio, struct bvec_iter *iter,
+			       void *buf, unsigned int bytes, bool to_bio)
+{
+	struct bio_vec bv;
+	unsigned int n;
+
+	while (bytes) {
+		bv = bio_iter_iovec(bio, *iter);
+		n = min(bv.bv_len, bytes);
+		bv.bv_len = n;
+		if (to_bio)
+			memcpy_to_bvec(&bv, buf);
+		else
+			memcpy_from_bvec(buf, &bv);
+		bio_advance_iter_single(bio, iter, n);
+		buf += n;
+		bytes -= n;
+	}
+}
+
+/* Read part of a chunk as it was at the take. */
+static int diff_area_image_read(struct diff_area *da, unsigned long index,
+				sector_t offset, sector_t count, void *buf)
+{
+	struct bio_list release = BIO_EMPTY_LIST;
+	struct diff_region region;
+	struct chunk *chunk;
+	int ret;
+
+	xa_lock_irq(&da->chunks);
+	chunk = __diff_area_chunk(da, index);
+	if (IS_ERR(chunk) || chunk->state == CHUNK_FAILED) {
+		xa_unlock_irq(&da->chunks);
+		return IS_ERR(chunk) ? PTR_ERR(chunk) : -EIO;
+	}
+	if (chunk->state == CHUNK_COPIED) {
+		region = chunk->region;
+		xa_unlock_irq(&da->chunks);
+		return diff_region_io(&region, REQ_OP_READ, buf, offset, count);
+	}
+	/* On the original: its writes wait until this read is done. */
+	chunk->readers++;
+	xa_unlock_irq(&da->chunks);
+
+	ret = diff_io_bdev(da->orig, REQ_OP_READ,
+			   ((sector_t)index << da->chunk_shift) + offset,
+			   buf, count);
+
+	xa_lock_irq(&da->chunks);
+	chunk->readers--;
+	__diff_area_chunk_settled(da, chunk, &release);
+	__diff_area_chunk_drop(da, chunk);
+	xa_unlock_irq(&da->chunks);
+	diff_area_requeue(da, &release);
+	return ret;
+}
+
+/* Write part of a chunk of the image: copy the chunk first, then store. */
+static int diff_area_image_write(struct diff_area *da, unsigned long index,
+				 sector_t offset, sector_t count, void *buf)
+{
+	struct diff_region region;
+	struct chunk *chunk;
+	int ret;
+
+	for (;;) {
+		if (READ_ONCE(da->error))
+			return -EIO;
+		xa_lock_irq(&da->chunks);
+		chunk = __diff_area_chunk(da, index);
+		if (IS_ERR(chunk)) {
+			xa_unlock_irq(&da->chunks);
+			return PTR_ERR(chunk);
+		}
+		if (chunk->state == CHUNK_COPIED)
+			break;
+		if (chunk->state == CHUNK_FAILED) {
+			xa_unlock_irq(&da->chunks);
+			return -EIO;
+		}
+		if (chunk->state == CHUNK_NEW)
+			__diff_area_start_copy(da, chunk);
+		xa_unlock_irq(&da->chunks);
+		/* A chunk that is not new is never dropped: safe to wait on. */
+		wait_event(da->wq, READ_ONCE(chunk->state) != CHUNK_COPYING ||
+				   READ_ONCE(da->error));
+	}
+	region = chunk->region;
+	xa_unlock_irq(&da->chunks);
+
+	ret = diff_region_io(&region, REQ_OP_WRITE, buf, offset, count);
+	if (!ret)
+		cbt_map_mark(da->cbt_map,
+			     ((sector_t)index << da->chunk_shift) + offset, count);
+	return ret;
+}
+
+/**
+ * diff_area_image_io() - serve a bio of the snapshot image
+ * @da: the diff area of the image's device
+ * @bio: a read or a write of the image (not ended here)
+ * @buf: a buffer of one chunk
+ *
+ * Reads return the data as it was at the take; writes go to the
+ * difference storage (the original is never written) and are marked in
+ * the device's CBT map.
+ *
+ * Context: the image's worker, may sleep; runs in a NOIO scope.
+ * Return: 0 or a negative errno (-EIO once the snapshot is corrupted).
+ */
+int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf)
+{
+	bool write = op_is_write(bio_op(bio));
+	struct bvec_iter iter = bio->bi_iter;
+	sector_t sector = iter.bi_sector;
+	sector_t end = bio_end_sector(bio);
+	sector_t chunk_start, count;
+	unsigned long index;
+	int ret;
+
+	if (end > da->capacity)
+		return -EIO;
+	while (sector < end) {
+		if (READ_ONCE(da->error))
+			return -EIO;
+		index = sector >> da->chunk_shift;
+		chunk_start = (sector_t)index << da->chunk_shift;
+		count = min(end, chunk_start + diff_area_chunk_sectors(da, index)) -
+			sector;
+		if (write) {
+			diff_area_copy_bio(bio, &iter, buf,
+					   count << SECTOR_SHIFT, false);
+			ret = diff_area_image_write(da, index,
+						    sector - chunk_start,
+						    count, buf);
+		} else {
+			ret = diff_area_image_read(da, index,
+						   sector - chunk_start,
+						   count, buf);
+			if (!ret)
+				diff_area_copy_bio(bio, &iter, buf,
+						   count << SECTOR_SHIFT, true);
+		}
+		if (ret)
+			return ret;
+		sector += count;
+	}
+	return 0;
+}

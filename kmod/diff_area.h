@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BLKSNAP_DIFF_AREA_H
+#define __BLKSNAP_DIFF_AREA_H
+
+#include <linux/bio.h>
+#include <linux/kref.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include "diff_storage.h"
+
+struct snapshot;
+struct cbt_map;
+
+/**
+ * enum chunk_state - where the data of a chunk is
+ * @CHUNK_NEW: on the original device, no copy started; the entry exists
+ *	only while image reads of the original are in flight
+ * @CHUNK_COPYING: being copied to the difference storage
+ * @CHUNK_COPIED: in the difference storage; writes to the original pass
+ * @CHUNK_FAILED: the copy failed; the snapshot is corrupted
+ */
+enum chunk_state {
+	CHUNK_NEW,
+	CHUNK_COPYING,
+	CHUNK_COPIED,
+	CHUNK_FAILED,
+};
+
+/**
+ * struct chunk - the copy-on-write state of one chunk of a device
+ * @da: the diff area it belongs to
+ * @index: the chunk's number on the device
+ * @state: see &enum chunk_state; protected by the xa_lock of
+ *	&diff_area.chunks
+ * @readers: image reads of the original in flight; the original's writes
+ *	wait until they are done.  Protected likewise.
+ * @waiting: writes to the original waiting for the copy.  Protected
+ *	likewise.
+ * @region: where the copy is; immutable once @state is CHUNK_COPIED
+ * @work: the copy, on the copy workqueue
+ */
+struct chunk {
+	struct diff_area *da;
+	unsigned long index;
+	enum chunk_state state;
+	unsigned int readers;
+	struct bio_list waiting;
+	struct diff_region region;
+	struct work_struct work;
+};
+
+/**
+ * struct diff_area - copy-on-write of one device of a taken snapshot
+ * @kref: held by the snapshot, by queued work, by bios being deferred
+ * @snapshot: the snapshot (a reference is held)
+ * @orig: the original device
+ * @cbt_map: the device's CBT map, where image writes are marked
+ * @capacity: sectors of the original when the snapshot was created
+ * @chunk_shift: log2 of the chunk size in sectors
+ * @chunk_count: chunks of the device
+ * @copied: one bit per chunk, set once the chunk is in the storage and no
+ *	image read of the original is in flight: writes to it pass.  Read
+ *	without locks on the bio path.
+ * @chunks: the chunks that are copied or in use, by index; its xa_lock
+ *	protects the chunks' state
+ * @wq: woken on every chunk state change and when the pending count falls
+ * @pending_lock: protects @pending
+ * @pending: bios of the original to (re)consider, in arrival order
+ * @pending_count: bios deferred and not yet submitted (throttling)
+ * @pending_work: considers the @pending bios
+ * @free_work: frees the diff area once the last reference is gone
+ * @error: errno that corrupted the snapshot, 0 before; read with READ_ONCE
+ */
+struct diff_area {
+	struct kref kref;
+	struct snapshot *snapshot;
+	struct block_device *orig;
+	struct cbt_map *cbt_map;
+	sector_t capacity;
+	unsigned int chunk_shift;
+	unsigned long chunk_count;
+	unsigned long *copied;
+	struct xarray chunks;
+	wait_queue_head_t wq;
+	spinlock_t pending_lock;
+	struct bio_list pending;
+	atomic_t pending_count;
+	struct work_struct pending_work;
+	struct work_struct free_work;
+	int error;
+};
+
+int diff_area_init(void);
+void diff_area_exit(void);
+
+struct diff_area *diff_area_create(struct snapshot *snapshot,
+				   struct block_device *orig,
+				   struct cbt_map *cbt_map, sector_t capacity,
+				   unsigned int chunk_size);
+void diff_area_put(struct diff_area *da);
+bool diff_area_get(struct diff_area *da);
+
+bool diff_area_submit_bio(struct diff_area *da, struct bio *bio);
+void diff_area_set_error(struct diff_area *da, int error);
+int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf);
+
+#endif /* __BLKSNAP_DIFF_AREA_H */

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Difference storage: where a snapshot keeps the original data of the
+ * chunks overwritten after the take.  It is made of ranges appended at any
+ * time: sector ranges of block devices, or files that the module writes
+ * through the VFS and that grow up to a limit.  Space is handed out in
+ * order, one chunk at a time, and never given back while the snapshot
+ * lives.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-storage: " fmt
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/vmalloc.h>
+#include "diff_storage.h"
+#include "stats.h"
+
+/*
+ * Every block range given to any snapshot, so that no two overlap.
+ * Protected by diff_storage_all_lock.
+ */
+static LIST_HEAD(diff_storage_all);
+static DEFINE_MUTEX(diff_storage_all_lock);
+
+/**
+ * diff_storage_init() - an empty difference storage
+ * @ds: the storage
+ * @low_free: low free space threshold in sectors
+ *
+ * Context: any.
+ */
+void diff_storage_init(struct diff_storage *ds, sector_t low_free)
+{
+	spin_lock_init(&ds->lock);
+	INIT_LIST_HEAD(&ds->ranges);
+	ds->cur = NULL;
+	ds->cur_used = 0;
+	ds->total = 0;
+	ds->used = 0;
+	ds->low_free = low_free;
+	ds->low_notified = false;
+}
+
+/**
+ * diff_storage_range_bdev() - a range of sectors of a block device
+ * @dev: the device
+ * @start: first sector
+ * @count: number of sectors
+ *
+ * The device is opened for writing, shared.  The range is checked against
+ * the device's capacity here and against the other ranges when appended.
+ *
+ * Context: process context, may sleep.
+ * Return: the range, or ERR_PTR(-ENODEV) for no such device, -ERANGE for
+ * a range past its end, -ENOMEM.
+ */
+struct diff_storage_range *diff_storage_range_bdev(dev_t dev, sector_t start,
+						   sector_t count)
+{
+	struct diff_storage_range *range;
+	int ret;
+
+	range = kzalloc(sizeof(*range), GFP_KERNEL);
+	if (!range)
+		return ERR_PTR(-ENOMEM);
+	INIT_LIST_HEAD(&range->link);
+	INIT_LIST_HEAD(&range->all_link);
+	ret = blksnap_bdev_open(dev, true, &range->bdev);
+	if (ret) {
+		kfree(range);
+		return ERR_PTR(ret == -ENXIO ? -ENODEV : ret);
+	}
+	range->dev = dev;
+	range->start = start;
+	range->count = count;
+	if (start >= bdev_nr_sectors(range->bdev.bdev) ||
+	    count > bdev_nr_sectors(range->bdev.bdev) - start) {
+		blksnap_bdev_close(&range->bdev);
+		kfree(range);
+		return ERR_PTR(-ERANGE);
+	}
+	blksnap_stat_add(BLKSNAP_STAT_STORAGE_RANGES, 1);
+	return range;
+}
+
+/**
+ * diff_storage_range_file() - a file as difference storage
+ * @file: the file; the range takes over this reference
+ * @limit: the largest size in sectors the module may grow it to
+ *
+ * Context: process context, may sleep.
+ * Return: the range, or ERR_PTR(-ENOMEM) (the file reference is then
+ * dropped).
+ */
+struct diff_storage_range *diff_storage_range_file(struct file *file,
+						   sector_t limit)
+{
+	struct diff_storage_range *range;
+
+	range = kzalloc(sizeof(*range), GFP_KERNEL);
+	if (!range) {
+		fput(file);
+		return ERR_PTR(-ENOMEM);
+	}
+	INIT_LIST_HEAD(&range->link);
+	INIT_LIST_HEAD(&range->all_link);
+	range->file = file;
+	range->count = limit;
+	blksnap_stat_add(BLKSNAP_STAT_STORAGE_RANGES, 1);
+	return range;
+}
+
+/**
+ * diff_storage_range_free() - release a range not (or no longer) in use
+ * @range: the range
+ *
+ * Context: process context, may sleep.
+ */
+void diff_storage_range_free(struct diff_storage_range *range)
+{
+	if (!list_empty(&range->all_link)) {
+		mutex_lock(&diff_storage_all_lock);
+		list_del(&range->all_link);
+		mutex_unlock(&diff_storage_all_lock);
+	}
+	if (range->file)
+		fput(range->file);
+	else
+		blksnap_bdev_close(&range->bdev);
+	blksnap_stat_sub(BLKSNAP_STAT_STORAGE_RANGES, 1);
+	kfree(range);
+}
+
+static bool diff_storage_overlap(const struct diff_storage_range *a,
+				 const struct diff_storage_range *b)
+{
+	return a->dev == b->dev && a->start < b->start + b->count &&
+	       b->start < a->start + a->count;
+}
+
+/**
+ * diff_storage_append() - add ranges to a storage, all or none
+ * @ds: the storage
+ * @ranges: a list of new ranges (linked by &diff_storage_range.link);
+ *	emptied on success
+ * @low: set if free space is still under the threshold afterwards
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -EBUSY if a block range overlaps another one of this
+ * request or of any snapshot; then nothing was added.
+ */
+int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
+			bool *low)
+{
+	struct diff_storage_range *range, *other;
+	sector_t added = 0;
+	unsigned long flags;
+
+	mutex_lock(&diff_storage_all_lock);
+	list_for_each_entry(range, ranges, link) {
+		if (range->file)
+			continue;
+		list_for_each_entry(other, &diff_storage_all, all_link)
+			if (diff_storage_overlap(range, other))
+				goto busy;
+		other = range;
+		list_for_each_entry_continue(other, ranges, link)
+			if (!other->file && diff_storage_overlap(range, other))
+				goto busy;
+	}
+	list_for_each_entry(range, ranges, link) {
+		if (!range->file)
+			list_add_tail(&range->all_link, &diff_storage_all);
+		added += range->count;
+	}
+	mutex_unlock(&diff_storage_all_lock);
+
+	spin_lock_irqsave(&ds->lock, flags);
+	list_splice_tail_init(ranges, &ds->ranges);
+	ds->total += added;
+	ds->low_notified = false;
+	*low = ds->total - ds->used < ds->low_free;
+	if (*low)
+		ds->low_notified = true;
+	spin_unlock_irqrestore(&ds->lock, flags);
+	return 0;
+
+busy:
+	mutex_unlock(&diff_storage_all_lock);
+	return -EBUSY;
+}
+
+/**
+ * diff_storage_free() - release every range of a storage
+ * @ds: the storage, no longer in use
+ *
+ * Context: process context, may sleep.
+ */
+void diff_storage_free(struct diff_storage *ds)
+{
+	struct diff_storage_range *range, *tmp;
+
+	list_for_each_entry_safe(range, tmp, &ds->ranges, link) {
+		list_del(&range->link);
+		diff_storage_range_free(range);
+	}
+	ds->total = 0;
+	ds->used = 0;
+}
+
+/**
+ * diff_storage_alloc() - hand out space for one chunk
+ * @ds: the storage
+ * @count: sectors wanted; not more than the smallest range
+ * @region: filled with where the space is
+ * @low: set when free space just fell under the threshold (once per
+ *	append: the caller asks for more)
+ *
+ * The rest of a range too short for @count is skipped.
+ *
+ * Context: any, does not sleep.
+ * Return: 0 or -ENOSPC.
+ */
+int diff_storage_alloc(struct diff_storage *ds, sector_t count,
+		       struct diff_region *region, bool *low)
+{
+	struct diff_storage_range *range;
+	unsigned long flags;
+	int ret = 0;
+
+	*low = false;
+	spin_lock_irqsave(&ds->lock, flags);
+	range = ds->cur;
+	if (!range) {
+		range = list_first_entry_or_null(&ds->ranges,
+						 struct diff_storage_range, link);
+		ds->cur_used = 0;
+	}
+	while (range && range->count - ds->cur_used < count) {
+		ds->used += range->count - ds->cur_used;
+		range = list_is_last(&range->link, &ds->ranges) ? NULL :
+			list_next_entry(range, link);
+		ds->cur_used = 0;
+		ds->cur = range;
+	}
+	if (!range) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	ds->cur = range;
+	region->range = range;
+	region->sector = range->start + ds->cur_used;
+	region->count = count;
+	ds->cur_used += count;
+	ds->used += count;
+	if (ds->total - ds->used < ds->low_free && !ds->low_notified) {
+		ds->low_notified = true;
+		*low = true;
+	}
+out:
+	spin_unlock_irqrestore(&ds->lock, flags);
+	return ret;
+}
+
+/**
+ * diff_storage_usage() - how much storage there is and is used
+ * @ds: the storage
+ * @total: filled with the sectors appended
+ * @used: filled with the sectors used
+ *
+ * Context: any.
+ */
+void diff_storage_usage(struct diff_storage *ds, sector_t *total,
+			sector_t *used)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ds->lock, flags);
+	*total = ds->total;
+	*used = ds->used;
+	spin_unlock_irqrestore(&ds->lock, flags);
+}
+
+static void diff_io_end(struct bio *bio)
+{
+	complete(bio->bi_private);
+}
+
+static struct page *diff_io_page(void *addr)
+{
+	return is_vmalloc_addr(addr) ? vmalloc_to_page(addr) : virt_to_page(addr);
+}
+
+/**
+ * diff_io_bdev() - synchronous I/O between a buffer and a block device
+ * @bdev: the device
+ * @op: REQ_OP_READ, or REQ_OP_WRITE (sent with FUA: durable on return)
+ * @sector: first sector on the device
+ * @buf: the buffer (kmalloc or vmalloc memory, page aligned)
+ * @count: number of sectors
+ *
+ * The bio is submitted from this module, so the filter lets it through:
+ * no tracking and no copy-on-write of the module's own I/O.
+ *
+ * Context: process context, may sleep; allocates with GFP_NOIO.
+ * Return: 0 or a negative errno.
+ */
+int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
+		 void *buf, sector_t count)
+{
+	unsigned int len = count << SECTOR_SHIFT;
+	DECLARE_COMPLETION_ONSTACK(done);
+	unsigned int nr_pages, off, n;
+	blk_opf_t opf = op;
+	struct bio *bio;
+	int ret;
+
+	if (op == REQ_OP_WRITE)
+		opf |= REQ_SYNC | REQ_FUA;
+	nr_pages = DIV_ROUND_UP(len, PAGE_SIZE);
+	bio = bio_alloc(bdev, nr_pages, opf, GFP_NOIO);
+	bio->bi_iter.bi_sector = sector;
+	for (off = 0; off < len; off += n) {
+		n = min_t(unsigned int, len - off, PAGE_SIZE);
+		if (bio_add_page(bio, diff_io_page(buf + off), n, 0) != n) {
+			bio_put(bio);
+			return -EIO;
+		}
+	}
+	bio->bi_private = &done;
+	bio->bi_end_io = diff_io_end;
+	submit_bio_noacct(bio);
+	wait_for_completion_io(&done);
+	ret = blk_status_to_errno(bio->bi_status);
+	bio_put(bio);
+	return ret;
+}
+
+static int diff_io_file(struct file *file, enum req_op op, loff_t pos,
+			void *buf, size_t len)
+{
+	struct kvec kvec = { .iov_base = buf, .iov_len = len };
+	struct iov_iter iter;
+	ssize_t done;
+
+	if (op == REQ_OP_READ) {
+		done = kernel_read(file, buf, len, &pos);
+		/* Never written: a hole past the end reads as zeros. */
+		if (done >= 0 && done < len)
+			memset(buf + done, 0, len - done);
+		return done < 0 ? done : 0;
+	}
+	iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, len);
+	done = vfs_iter_write(file, &iter, &pos, RWF_DSYNC);
+	if (done < 0)
+		return done;
+	return done == len ? 0 : -EIO;
+}
+
+/**
+ * diff_region_io() - synchronous I/O between a buffer and a stored chunk
+ * @region: the chunk's place in the storage
+ * @op: REQ_OP_READ or REQ_OP_WRITE (durable on return)
+ * @buf: the buffer
+ * @offset: first sector within the region
+ * @count: number of sectors
+ *
+ * Context: process context, may sleep; the caller runs in a NOIO scope.
+ * Return: 0 or a negative errno.
+ */
+int diff_region_io(const struct diff_region *region, enum req_op op,
+		   void *buf, sector_t offset, sector_t count)
+{
+	struct diff_storage_range *range = region->range;
+	sector_t sector = region->sector + offset;
+
+	if (range->file)
+		return diff_io_file(range->file, op, (loff_t)sector << SECTOR_SHIFT,
+				    buf, count << SECTOR_SHIFT);
+	return diff_io_bdev(range->bdev.bdev, op, sector, buf, count);
+}

@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshots: a set of tracked devices snapshotted at one instant, their
+ * difference storage, the take and the destroy, and what happens when the
+ * storage overflows or fails.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-snapshot: " fmt
+
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/log2.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <uapi/linux/blksnap.h>
+#include "diff_area.h"
+#include "genl.h"
+#include "snapimage.h"
+#include "snapshot.h"
+#include "stats.h"
+#include "tracker.h"
+
+static unsigned int chunk_size = 65536;
+module_param_named(chunk_size, chunk_size, uint, 0644);
+MODULE_PARM_DESC(chunk_size,
+		 "Default copy-on-write chunk size in bytes, a power of two from 4 KiB to 8 MiB (default 65536)");
+
+static unsigned long long low_free_sectors = 4194304;
+module_param_named(low_free_sectors, low_free_sectors, ullong, 0644);
+MODULE_PARM_DESC(low_free_sectors,
+		 "Default free difference storage, in sectors, under which a snapshot asks for more (default 4194304: 2 GiB)");
+
+static unsigned int copy_buffers = 8;
+module_param_named(copy_buffers, copy_buffers, uint, 0444);
+MODULE_PARM_DESC(copy_buffers,
+		 "Chunk buffers reserved per taken snapshot for copies (default 8)");
+
+/*
+ * The registry of snapshots.  snapshot_mutex protects it, the state of
+ * every snapshot (taken, destroyed, its devices) and the snapshot links of
+ * the trackers; it is taken before tracker_lock().
+ */
+static LIST_HEAD(snapshots);
+static DEFINE_MUTEX(snapshot_mutex);
+
+/* Events, error handling and frees that must not run on the I/O path. */
+struct workqueue_struct *blksnap_wq;
+
+/**
+ * snapshot_default_chunk_size() - the chunk_size module parameter, sane
+ *
+ * Return: a power of two within the UAPI limits.
+ */
+u32 snapshot_default_chunk_size(void)
+{
+	u32 size = clamp_t(u32, READ_ONCE(chunk_size), BLKSNAP_CHUNK_SIZE_MIN,
+			   BLKSNAP_CHUNK_SIZE_MAX);
+
+	return rounddown_pow_of_two(size);
+}
+
+/**
+ * snapshot_default_low_free() - the low_free_sectors module parameter
+ */
+sector_t snapshot_default_low_free(void)
+{
+	return READ_ONCE(low_free_sectors);
+}
+
+/**
+ * snapshot_init() - check the parameters, create the workqueue
+ *
+ * Context: module init, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int snapshot_init(void)
+{
+	chunk_size = snapshot_default_chunk_size();
+	copy_buffers = clamp(copy_buffers, 1U, 256U);
+	blksnap_wq = alloc_workqueue("blksnap", WQ_MEM_RECLAIM, 0);
+	return blksnap_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * snapshot_exit() - wait for the last frees; no snapshot is left, since
+ * every snapshot needs trackers, which keep the module loaded
+ *
+ * Context: module exit, may sleep.
+ */
+void snapshot_exit(void)
+{
+	WARN_ON(!list_empty(&snapshots));
+	destroy_workqueue(blksnap_wq);
+}
+
+/**
+ * snapshot_lock() - serialise with every change of the snapshots
+ *
+ * Context: process context, may sleep.
+ */
+void snapshot_lock(void)
+{
+	mutex_lock(&snapshot_mutex);
+}
+
+/**
+ * snapshot_unlock() - end of a section started with snapshot_lock()
+ */
+void snapshot_unlock(void)
+{
+	mutex_unlock(&snapshot_mutex);
+}
+
+/**
+ * __snapshot_find() - the snapshot with an id
+ * @id: the id
+ *
+ * Context: snapshot_lock() held.
+ * Return: the snapshot, valid while the lock is held, or NULL.
+ */
+struct snapshot *__snapshot_find(const uuid_t *id)
+{
+	struct snapshot *snapshot;
+
+	lockdep_assert_held(&snapshot_mutex);
+	list_for_each_entry(snapshot, &snapshots, link)
+		if (uuid_equal(&snapshot->id, id))
+			return snapshot;
+	return NULL;
+}
+
+/**
+ * __snapshot_next() - iterate over the snapshots in creation order
+ * @prev: the previous one, or NULL for the first
+ *
+ * Context: snapshot_lock() held.
+ * Return: the next snapshot or NULL.
+ */
+struct snapshot *__snapshot_next(struct snapshot *prev)
+{
+	lockdep_assert_held(&snapshot_mutex);
+	if (!prev)
+		return list_first_entry_or_null(&snapshots, struct snapshot,
+						link);
+	return list_is_last(&prev->link, &snapshots) ? NULL :
+		list_next_entry(prev, link);
+}
+
+static void snapshot_release(struct kref *kref)
+{
+	struct snapshot *snapshot = container_of(kref, struct snapshot, kref);
+
+	diff_storage_free(&snapshot->storage);
+	mempool_destroy(snapshot->buffers);
+	kfree(snapshot);
+	blksnap_stat_sub(BLKSNAP_STAT_SNAPSHOTS, 1);
+}
+
+/**
+ * snapshot_get() - take a reference
+ * @snapshot: the snapshot
+ */
+void snapshot_get(struct snapshot *snapshot)
+{
+	kref_get(&snapshot->kref);
+}
+
+/**
+ * snapshot_put() - drop a reference; the last one frees the storage
+ * @snapshot: the snapshot
+ *
+ * Context: process context, may sleep.
+ */
+void snapshot_put(struct snapshot *snapshot)
+{
+	kref_put(&snapshot->kref, snapshot_release);
+}
+
+static void *snapshot_buffer_pool_alloc(gfp_t gfp, void *data)
+{
+	struct snapshot *snapshot = data;
+	void *buf = kvmalloc(snapshot->chunk_size, gfp);
+
+	if (buf)
+		blksnap_stat_add(BLKSNAP_STAT_BUFFERS, 1);
+	return buf;
+}
+
+static void snapshot_buffer_pool_free(void *buf, void *data)
+{
+	kvfree(buf);
+	blksnap_stat_sub(BLKSNAP_STAT_BUFFERS, 1);
+}
+
+/**
+ * snapshot_buffer_alloc() - a chunk-sized buffer for a copy
+ * @snapshot: a taken snapshot
+ *
+ * Never fails: waits for a buffer of the reserve when memory is short.
+ *
+ * Context: process context in a NOIO scope, may sleep.
+ * Return: the buffer.
+ */
+void *snapshot_buffer_alloc(struct snapshot *snapshot)
+{
+	return mempool_alloc(snapshot->buffers, GFP_KERNEL);
+}
+
+/**
+ * snapshot_buffer_free() - give back a buffer of snapshot_buffer_alloc()
+ * @snapshot: the snapshot
+ * @buf: the buffer
+ */
+void snapshot_buffer_free(struct snapshot *snapshot, void *buf)
+{
+	mempool_free(buf, snapshot->buffers);
+}
+
+static void snapshot_error_work(struct work_struct *work)
+{
+	struct snapshot *snapshot = container_of(work, struct snapshot,
+						 error_work);
+	struct cbt_map_info info;
+	unsigned int i;
+
+	snapshot_lock();
+	if (snapshot->destroyed)
+		goto out;
+	pr_warn("snapshot %pUb is corrupted: %d; its devices start new CBT generations\n",
+		&snapshot->id, snapshot->error);
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct snapshot_dev *sd = &snapshot->devs[i];
+
+		if (sd->da == snapshot->error_da)
+			sd->error = snapshot->error;
+		if (sd->da)
+			diff_area_set_error(sd->da, snapshot->error);
+		/* The history has a hole: the next backup must be full. */
+		if (!cbt_map_reset(sd->tracker->cbt_map)) {
+			cbt_map_get_info(sd->tracker->cbt_map, &info);
+			blksnap_nl_notify_tracker_change(sd->dev, &info);
+		}
+	}
+	blksnap_nl_notify_snapshot_corrupted(snapshot);
+	blksnap_nl_notify_snapshot(BLKSNAP_CMD_SNAPSHOT_CHANGE_NTF, snapshot);
+out:
+	snapshot_unlock();
+	snapshot_put(snapshot);
+}
+
+/**
+ * snapshot_set_error() - the snapshot is corrupted
+ * @snapshot: the snapshot
+ * @da: the diff area of the device whose copy failed
+ * @error: negative errno (-ENOSPC: storage full, -EIO...)
+ *
+ * The first error sticks.  Copy-on-write stops at once for @da and soon
+ * for the other devices; the originals go on working with every write.
+ *
+ * Context: process context.
+ */
+void snapshot_set_error(struct snapshot *snapshot, struct diff_area *da,
+			int error)
+{
+	if (cmpxchg(&snapshot->error, 0, -error) != 0)
+		return;
+	WRITE_ONCE(da->error, -error);
+	snapshot->error_da = da;
+	snapshot_get(snapshot);
+	if (!queue_work(blksnap_wq, &snapshot->error_work))
+		snapshot_put(snapshot);
+}
+
+static void snapshot_low_space_work(struct work_struct *work)
+{
+	struct snapshot *snapshot = container_of(work, struct snapshot,
+						 low_space_work);
+
+	snapshot_lock();
+	if (!snapshot->destroyed && !snapshot->error)
+		blksnap_nl_notify_snapshot_low_space(snapshot);
+	snapshot_unlock();
+	snapshot_put(snapshot);
+}
+
+/**
+ * snapshot_low_space() - ask for more difference storage
+ * @snapshot: the snapshot
+ *
+ * Context: any.
+ */
+void snapshot_low_space(struct snapshot *snapshot)
+{
+	snapshot_get(snapshot);
+	if (!queue_work(blksnap_wq, &snapshot->low_space_work))
+		snapshot_put(snapshot);
+}
+
+/* A disk and one of its partitions cannot both be in snapshots. */
+static bool __snapshot_overlaps_disk(struct tracker *tracker,
+				     struct tracker **taken, unsigned int nr)
+{
+	struct block_device *bdev = tracker->bdev.bdev;
+	struct tracker *other;
+	dev_t pos = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (bdev_whole(taken[i]->bdev.bdev) == bdev_whole(bdev) &&
+		    (!bdev_is_partition(bdev) ||
+		     !bdev_is_partition(taken[i]->bdev.bdev)))
+			return true;
+	while ((other = __tracker_next(&pos))) {
+		pos++;
+		if (other == tracker || !other->snapshot)
+			continue;
+		if (bdev_whole(other->bdev.bdev) == bdev_whole(bdev) &&
+		    (!bdev_is_partition(bdev) ||
+		     !bdev_is_partition(other->bdev.bdev)))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * snapshot_create() - a new snapshot of tracked devices, not taken yet
+ * @devs: device numbers, each tracked and in no other snapshot
+ * @nr_devs: how many, at least one
+ * @chunk_size: chunk size in bytes, a power of two within the UAPI limits
+ * @low_free: low free space threshold in sectors
+ * @id: filled with the new snapshot's id
+ * @bad: on error, the index of the device at fault
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -EINVAL for a device listed twice; -ENOENT for one not
+ * tracked; -EBUSY for one already in a snapshot (or whose disk or
+ * partition is); -ENOMEM.
+ */
+int snapshot_create(const dev_t *devs, unsigned int nr_devs, u32 chunk_size,
+		    sector_t low_free, uuid_t *id, unsigned int *bad)
+{
+	struct snapshot *snapshot;
+	struct tracker **trackers;
+	unsigned int i, j;
+	int ret = 0;
+
+	snapshot = kzalloc(struct_size(snapshot, devs, nr_devs), GFP_KERNEL);
+	trackers = kcalloc(nr_devs, sizeof(*trackers), GFP_KERNEL);
+	if (!snapshot || !trackers) {
+		kfree(snapshot);
+		kfree(trackers);
+		return -ENOMEM;
+	}
+	kref_init(&snapshot->kref);
+	INIT_LIST_HEAD(&snapshot->link);
+	uuid_gen(&snapshot->id);
+	snapshot->chunk_size = chunk_size;
+	diff_storage_init(&snapshot->storage, low_free);
+	INIT_WORK(&snapshot->error_work, snapshot_error_work);
+	INIT_WORK(&snapshot->low_space_work, snapshot_low_space_work);
+	snapshot->nr_devs = nr_devs;
+
+	snapshot_lock();
+	tracker_lock();
+	for (i = 0; i < nr_devs; i++) {
+		*bad = i;
+		for (j = 0; j < i; j++)
+			if (devs[j] == devs[i])
+				ret = -EINVAL;
+		if (ret)
+			break;
+		trackers[i] = __tracker_find(devs[i]);
+		if (!trackers[i]) {
+			ret = -ENOENT;
+			break;
+		}
+		if (trackers[i]->snapshot ||
+		    __snapshot_overlaps_disk(trackers[i], trackers, i)) {
+			ret = -EBUSY;
+			break;
+		}
+	}
+	if (!ret) {
+		for (i = 0; i < nr_devs; i++) {
+			struct snapshot_dev *sd = &snapshot->devs[i];
+
+			trackers[i]->snapshot = snapshot;
+			sd->tracker = trackers[i];
+			sd->dev = devs[i];
+			sd->capacity = trackers[i]->cbt_map->capacity;
+		}
+	}
+	tracker_unlock();
+	if (ret) {
+		snapshot_unlock();
+		kfree(trackers);
+		kfree(snapshot);
+		return ret;
+	}
+	list_add_tail(&snapshot->link, &snapshots);
+	blksnap_stat_add(BLKSNAP_STAT_SNAPSHOTS, 1);
+	uuid_copy(id, &snapshot->id);
+	blksnap_nl_notify_snapshot(BLKSNAP_CMD_SNAPSHOT_ADD_NTF, snapshot);
+	snapshot_unlock();
+	kfree(trackers);
+	pr_info("snapshot %pUb created, %u devices\n", id, nr_devs);
+	return 0;
+}
+
+/* Release what the take (or a failed take) set up for the devices. */
+static void __snapshot_release_devs(struct snapshot *snapshot)
+{
+	unsigned int i;
+
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct snapshot_dev *sd = &snapshot->devs[i];
+
+		if (sd->image)
+			snapimage_destroy(sd->image);
+		sd->image = NULL;
+		if (sd->da)
+			diff_area_put(sd->da);
+		sd->da = NULL;
+		kvfree(sd->frozen_map);
+		sd->frozen_map = NULL;
+	}
+}
+
+/**
+ * snapshot_destroy() - stop copy-on-write, remove the images, release
+ * @id: the snapshot
+ *
+ * Writes waiting for copies still get them; the storage is released when
+ * the last of them is done.
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -ENOENT if there is no such snapshot; -EBUSY if an image is
+ * open (then nothing changed).
+ */
+int snapshot_destroy(const uuid_t *id)
+{
+	struct snapshot *snapshot;
+	unsigned int i, j;
+
+	snapshot_lock();
+	snapshot = __snapshot_find(id);
+	if (!snapshot) {
+		snapshot_unlock();
+		return -ENOENT;
+	}
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		if (snapshot->devs[i].image &&
+		    snapimage_claim(snapshot->devs[i].image)) {
+			for (j = 0; j < i; j++)
+				if (snapshot->devs[j].image)
+					snapimage_unclaim(snapshot->devs[j].image);
+			snapshot_unlock();
+			return -EBUSY;
+		}
+	}
+
+	list_del_init(&snapshot->link);
+	snapshot->destroyed = true;
+	tracker_lock();
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		rcu_assign_pointer(snapshot->devs[i].tracker->diff_area, NULL);
+		snapshot->devs[i].tracker->snapshot = NULL;
+	}
+	tracker_unlock();
+	synchronize_rcu();
+	__snapshot_release_devs(snapshot);
+	blksnap_nl_notify_snapshot_del(&snapshot->id);
+	snapshot_unlock();
+
+	pr_info("snapshot %pUb destroyed\n", &snapshot->id);
+	snapshot_put(snapshot);
+	return 0;
+}
+
+/* A file on a device of this snapshot (or on an image) would recurse. */
+static bool __snapshot_file_recurses(struct snapshot *snapshot,
+				     struct file *file)
+{
+	struct block_device *bdev = file_inode(file)->i_sb->s_bdev;
+	unsigned int i;
+
+	if (!bdev)
+		return false;
+	if (snapimage_is_image(bdev->bd_dev))
+		return true;
+	for (i = 0; i < snapshot->nr_devs; i++)
+		if (snapshot->devs[i].dev == bdev->bd_dev ||
+		    snapshot->devs[i].dev == bdev_whole(bdev)->bd_dev)
+			return true;
+	return false;
+}
+
+/**
+ * snapshot_append_storage() - give a snapshot more difference storage
+ * @id: the snapshot
+ * @ranges: new ranges (block ranges and at most one file range); on
+ *	success they belong to the snapshot, on failure to the caller
+ * @bad: on error about one range, its position in @ranges, else -1
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -ENOENT for no such snapshot; -EIO if it is corrupted;
+ * -ELOOP for storage on a snapshot image or a file on a device of this
+ * snapshot; -EINVAL for a range smaller than a chunk; -EBUSY for ranges
+ * that overlap.
+ */
+int snapshot_append_storage(const uuid_t *id, struct list_head *ranges,
+			    int *bad)
+{
+	struct diff_storage_range *range;
+	struct snapshot *snapshot;
+	bool low = false;
+	int ret = 0, i = 0;
+
+	*bad = -1;
+	snapshot_lock();
+	snapshot = __snapshot_find(id);
+	if (!snapshot) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (READ_ONCE(snapshot->error)) {
+		ret = -EIO;
+		goto out;
+	}
+	list_for_each_entry(range, ranges, link) {
+		*bad = i++;
+		if (range->file ? __snapshot_file_recurses(snapshot, range->file) :
+				  snapimage_is_image(range->dev)) {
+			ret = -ELOOP;
+			goto out;
+		}
+		if (range->count < (snapshot->chunk_size >> SECTOR_SHIFT)) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	*bad = -1;
+	ret = diff_storage_append(&snapshot->storage, ranges, &low);
+	if (ret)
+		goto out;
+	if (low && snapshot->taken)
+		snapshot_low_space(snapshot);
+	blksnap_nl_notify_snapshot(BLKSNAP_CMD_SNAPSHOT_CHANGE_NTF, snapshot);
+out:
+	snapshot_unlock();
+	return ret;
+}
+
+/* Everything the take needs, allocated before anything is frozen. */
+static int __snapshot_prepare(struct snapshot *snapshot)
+{
+	unsigned int i;
+
+	snapshot->buffers = mempool_create(copy_buffers,
+					   snapshot_buffer_pool_alloc,
+					   snapshot_buffer_pool_free, snapshot);
+	if (!snapshot->buffers)
+		return -ENOMEM;
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct snapshot_dev *sd = &snapshot->devs[i];
+		struct block_device *bdev = sd->tracker->bdev.bdev;
+		struct diff_area *da;
+
+		sd->frozen_map = kvzalloc(sd->tracker->cbt_map->block_count,
+					  GFP_KERNEL);
+		if (!sd->frozen_map)
+			return -ENOMEM;
+		da = diff_area_create(snapshot, bdev, sd->tracker->cbt_map,
+				      sd->capacity, snapshot->chunk_size);
+		if (IS_ERR(da))
+			return PTR_ERR(da);
+		sd->da = da;
+		sd->image = snapimage_create(da, bdev_logical_block_size(bdev),
+					     bdev_physical_block_size(bdev));
+		if (IS_ERR(sd->image)) {
+			int ret = PTR_ERR(sd->image);
+
+			sd->image = NULL;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/**
+ * snapshot_take() - take the snapshot: all devices at one instant
+ * @id: the snapshot
+ *
+ * Freezes the file systems of the devices, switches each to copy-on-write,
+ * drains the writes in flight, freezes each CBT map for the backup
+ * (advancing its snap number), thaws, and adds the images.
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -ENOENT for no such snapshot; -EALREADY if it is taken;
+ * -ENOSPC if it has no difference storage; the errno of a freeze or an
+ * allocation, and then nothing changed.
+ */
+int snapshot_take(const uuid_t *id)
+{
+	struct snapshot *snapshot;
+	struct cbt_map_info info;
+	unsigned int i, frozen;
+	int ret;
+
+	snapshot_lock();
+	snapshot = __snapshot_find(id);
+	if (!snapshot) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	if (snapshot->taken) {
+		ret = -EALREADY;
+		goto out_unlock;
+	}
+	if (!snapshot->storage.total) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	ret = __snapshot_prepare(snapshot);
+	if (ret)
+		goto out_release;
+
+	/* A snap number about to wrap: the history starts over. */
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct cbt_map *map = snapshot->devs[i].tracker->cbt_map;
+
+		cbt_map_get_info(map, &info);
+		if (info.snap_number == U8_MAX) {
+			ret = cbt_map_reset(map);
+			if (ret)
+				goto out_release;
+		}
+	}
+
+	for (frozen = 0; frozen < snapshot->nr_devs; frozen++) {
+		ret = blksnap_bdev_freeze(snapshot->devs[frozen].tracker->bdev.bdev);
+		if (ret)
+			goto out_thaw;
+	}
+
+	for (i = 0; i < snapshot->nr_devs; i++)
+		rcu_assign_pointer(snapshot->devs[i].tracker->diff_area,
+				   snapshot->devs[i].da);
+	synchronize_rcu();
+	/* Writes that passed the filter before the switch reach the disk. */
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct request_queue *q =
+			bdev_get_queue(snapshot->devs[i].tracker->bdev.bdev);
+
+		blk_mq_freeze_queue(q);
+		blk_mq_unfreeze_queue(q);
+	}
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct snapshot_dev *sd = &snapshot->devs[i];
+
+		cbt_map_freeze(sd->tracker->cbt_map, sd->frozen_map,
+			       &sd->frozen);
+	}
+	snapshot->taken = true;
+	for (i = 0; i < snapshot->nr_devs; i++)
+		blksnap_bdev_thaw(snapshot->devs[i].tracker->bdev.bdev);
+
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct snapshot_dev *sd = &snapshot->devs[i];
+
+		ret = snapimage_add(sd->image);
+		if (ret) {
+			pr_err("cannot add the image of %u:%u: %d\n",
+			       MAJOR(sd->dev), MINOR(sd->dev), ret);
+			snapshot_set_error(snapshot, sd->da, ret);
+		}
+		cbt_map_get_info(sd->tracker->cbt_map, &info);
+		blksnap_nl_notify_tracker_change(sd->dev, &info);
+	}
+	blksnap_nl_notify_snapshot(BLKSNAP_CMD_SNAPSHOT_CHANGE_NTF, snapshot);
+	snapshot_unlock();
+	pr_info("snapshot %pUb taken\n", id);
+	return 0;
+
+out_thaw:
+	while (frozen--)
+		blksnap_bdev_thaw(snapshot->devs[frozen].tracker->bdev.bdev);
+out_release:
+	__snapshot_release_devs(snapshot);
+	mempool_destroy(snapshot->buffers);
+	snapshot->buffers = NULL;
+out_unlock:
+	snapshot_unlock();
+	return ret;
+}

@@ -512,6 +512,11 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 	return ret;
 }
 
+static bool diff_area_copy_done(struct diff_area *da, struct chunk *chunk)
+{
+	return READ_ONCE(chunk->state) != CHUNK_COPYING || READ_ONCE(da->error);
+}
+
 /* Write part of a chunk of the image: copy the chunk first, then store. */
 static int diff_area_image_write(struct diff_area *da, unsigned long index,
 				 sector_t offset, sector_t count, void *buf)
@@ -539,8 +544,7 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 			__diff_area_start_copy(da, chunk);
 		xa_unlock_irq(&da->chunks);
 		/* A chunk that is not new is never dropped: safe to wait on. */
-		wait_event(da->wq, READ_ONCE(chunk->state) != CHUNK_COPYING ||
-				   READ_ONCE(da->error));
+		wait_event(da->wq, diff_area_copy_done(da, chunk));
 	}
 	region = chunk->region;
 	xa_unlock_irq(&da->chunks);

@@ -83,7 +83,7 @@ struct diff_area {
 	unsigned long *copied;
 	struct xarray chunks;
 	wait_queue_head_t wq;
-	spinlock_t pending_lock;
+	spinlock_t pending_lock; /* protects @pending */
 	struct bio_list pending;
 	atomic_t pending_count;
 	struct work_struct pending_work;

@@ -56,7 +56,7 @@ struct diff_region {
  * @low_notified: a low space event was asked for since the last append
  */
 struct diff_storage {
-	spinlock_t lock;
+	spinlock_t lock; /* protects the fields below */
 	struct list_head ranges;
 	struct diff_storage_range *cur;
 	sector_t cur_used;

@@ -107,7 +107,8 @@ static const struct nla_policy blksnap_snapshot_nl_policy[BLKSNAP_A_SNAPSHOT_ID 
 };
 
 /* BLKSNAP_CMD_SNAPSHOT_APPEND_STORAGE - do */
-static const struct nla_policy blksnap_snapshot_append_storage_nl_policy[BLKSNAP_A_STORAGE_LIMIT + 1] = {
+static const struct nla_policy
+blksnap_snapshot_append_storage_nl_policy[BLKSNAP_A_STORAGE_LIMIT + 1] = {
 	[BLKSNAP_A_SNAPSHOT_ID] = NLA_POLICY_EXACT_LEN(BLKSNAP_GENERATION_ID_LEN),
 	[BLKSNAP_A_STORAGE_RANGE] = NLA_POLICY_NESTED(blksnap_storage_range_nl_policy),
 	[BLKSNAP_A_STORAGE_FD] = { .type = NLA_U32, },

@@ -440,6 +440,7 @@ static int blksnap_nl_storage_file(struct genl_info *info,
 	struct netlink_ext_ack *extack = info->extack;
 	struct diff_storage_range *range;
 	struct file *file;
+	u64 limit;
 
 	if (GENL_REQ_ATTR_CHECK(info, BLKSNAP_A_STORAGE_LIMIT))
 		return -EINVAL;
@@ -459,8 +460,8 @@ static int blksnap_nl_storage_file(struct genl_info *info,
 		NL_SET_ERR_MSG_ATTR(extack, fd_attr, "not a regular file");
 		return -EINVAL;
 	}
-	range = diff_storage_range_file(file,
-			nla_get_u64(info->attrs[BLKSNAP_A_STORAGE_LIMIT]));
+	limit = nla_get_u64(info->attrs[BLKSNAP_A_STORAGE_LIMIT]);
+	range = diff_storage_range_file(file, limit);
 	if (IS_ERR(range))
 		return PTR_ERR(range);
 	list_add_tail(&range->link, ranges);
@@ -474,6 +475,7 @@ static int blksnap_nl_storage_ranges(struct genl_info *info,
 	struct nlattr *tb[BLKSNAP_A_STORAGE_COUNT + 1];
 	struct netlink_ext_ack *extack = info->extack;
 	struct diff_storage_range *range;
+	u64 start, count;
 	struct nlattr *nla;
 	dev_t dev;
 	int rem, ret;
@@ -494,9 +496,9 @@ static int blksnap_nl_storage_ranges(struct genl_info *info,
 		if (NL_REQ_ATTR_CHECK(extack, nla, tb, BLKSNAP_A_STORAGE_START) ||
 		    NL_REQ_ATTR_CHECK(extack, nla, tb, BLKSNAP_A_STORAGE_COUNT))
 			return -EINVAL;
-		range = diff_storage_range_bdev(dev,
-				nla_get_u64(tb[BLKSNAP_A_STORAGE_START]),
-				nla_get_u64(tb[BLKSNAP_A_STORAGE_COUNT]));
+		start = nla_get_u64(tb[BLKSNAP_A_STORAGE_START]);
+		count = nla_get_u64(tb[BLKSNAP_A_STORAGE_COUNT]);
+		range = diff_storage_range_bdev(dev, start, count);
 		if (IS_ERR(range)) {
 			ret = PTR_ERR(range);
 			if (ret == -ERANGE)

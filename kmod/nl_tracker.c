@@ -61,7 +61,7 @@ static int blksnap_nl_reply_tracker(struct genl_info *info, dev_t dev,
  * cannot be allocated is lost; listeners resynchronise with a dump.
  */
 static void __blksnap_nl_notify_tracker(u8 cmd, dev_t dev,
-				      const struct cbt_map_info *map_info)
+					const struct cbt_map_info *map_info)
 {
 	struct sk_buff *msg;
 	void *hdr;

@@ -27,7 +27,7 @@ struct snapimage {
 	struct diff_area *da;
 	int minor;
 	void *buf;
-	spinlock_t lock;
+	spinlock_t lock; /* protects @queue, @open_count, @dying */
 	struct bio_list queue;
 	struct work_struct work;
 	unsigned int open_count;

@@ -37,10 +37,20 @@ static struct netlink_range_validation blksnap_a_chunk_size_range = {
 	.max	= BLKSNAP_CHUNK_SIZE_MAX,
 };
 
-const struct nla_policy blksnap_device_nl_policy[BLKSNAP_A_DEVICE_DEV_PATH + 1] = {
+/*
+ * The whole nested set, as the spec has it; a device to snapshot names
+ * only the original (the handler refuses the rest).
+ */
+const struct nla_policy blksnap_device_nl_policy[BLKSNAP_A_DEVICE_ERROR + 1] = {
 	[BLKSNAP_A_DEVICE_DEV_MAJOR] = NLA_POLICY_MAX(NLA_U32, 4095),
 	[BLKSNAP_A_DEVICE_DEV_MINOR] = NLA_POLICY_FULL_RANGE(NLA_U32, &blksnap_a_dev_minor_range),
 	[BLKSNAP_A_DEVICE_DEV_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
+	[BLKSNAP_A_DEVICE_IMAGE_MAJOR] = { .type = NLA_U32, },
+	[BLKSNAP_A_DEVICE_IMAGE_MINOR] = { .type = NLA_U32, },
+	[BLKSNAP_A_DEVICE_IMAGE_NAME] = { .type = NLA_NUL_STRING, },
+	[BLKSNAP_A_DEVICE_SNAP_NUMBER] = { .type = NLA_U8, },
+	[BLKSNAP_A_DEVICE_GENERATION_ID] = NLA_POLICY_EXACT_LEN(BLKSNAP_GENERATION_ID_LEN),
+	[BLKSNAP_A_DEVICE_ERROR] = { .type = NLA_U32, },
 };
 
 const struct nla_policy blksnap_storage_range_nl_policy[BLKSNAP_A_STORAGE_COUNT + 1] = {

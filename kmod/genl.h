@@ -15,7 +15,7 @@
 
 /* Common nested types */
 extern const struct nla_policy blksnap_range_nl_policy[BLKSNAP_A_RANGE_COUNT + 1];
-extern const struct nla_policy blksnap_device_nl_policy[BLKSNAP_A_DEVICE_DEV_PATH + 1];
+extern const struct nla_policy blksnap_device_nl_policy[BLKSNAP_A_DEVICE_ERROR + 1];
 extern const struct nla_policy blksnap_storage_range_nl_policy[BLKSNAP_A_STORAGE_COUNT + 1];
 
 /* Ops table for blksnap */

@@ -247,6 +247,23 @@ static struct nlattr *blksnap_nl_nth_attr(struct genl_info *info, int type,
 	return NULL;
 }
 
+/* A device to snapshot names the original only: no image, no state. */
+static int blksnap_nl_device_only_original(struct nlattr **tb,
+					   struct netlink_ext_ack *extack)
+{
+	int type;
+
+	for (type = BLKSNAP_A_DEVICE_IMAGE_MAJOR; type <= BLKSNAP_A_DEVICE_ERROR;
+	     type++) {
+		if (tb[type]) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[type],
+					    "a device to snapshot takes dev-major and dev-minor, or dev-path, only");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /**
  * blksnap_nl_snapshot_create_doit() - create a snapshot
  * @skb: the request
@@ -258,7 +275,7 @@ static struct nlattr *blksnap_nl_nth_attr(struct genl_info *info, int type,
 int blksnap_nl_snapshot_create_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *chunk_attr = info->attrs[BLKSNAP_A_CHUNK_SIZE];
-	struct nlattr *tb[BLKSNAP_A_DEVICE_DEV_PATH + 1];
+	struct nlattr *tb[BLKSNAP_A_DEVICE_ERROR + 1];
 	struct netlink_ext_ack *extack = info->extack;
 	u32 chunk_size = snapshot_default_chunk_size();
 	sector_t low_free = snapshot_default_low_free();
@@ -294,8 +311,10 @@ int blksnap_nl_snapshot_create_doit(struct sk_buff *skb, struct genl_info *info)
 	nlmsg_for_each_attr(nla, info->nlhdr, GENL_HDRLEN, rem) {
 		if (nla_type(nla) != BLKSNAP_A_DEVICE)
 			continue;
-		ret = nla_parse_nested(tb, BLKSNAP_A_DEVICE_DEV_PATH, nla,
+		ret = nla_parse_nested(tb, BLKSNAP_A_DEVICE_ERROR, nla,
 				       blksnap_device_nl_policy, extack);
+		if (!ret)
+			ret = blksnap_nl_device_only_original(tb, extack);
 		if (!ret)
 			ret = __blksnap_nl_get_dev(tb, BLKSNAP_A_DEVICE_DEV_MAJOR,
 						   BLKSNAP_A_DEVICE_DEV_MINOR,

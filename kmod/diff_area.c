@@ -296,6 +296,7 @@ static void diff_area_copy_work(struct work_struct *work)
 	} else {
 		chunk->region = region;
 		chunk->state = CHUNK_COPIED;
+		blksnap_count(BLKSNAP_COUNTER_CHUNKS_COPIED);
 	}
 	__diff_area_chunk_settled(da, chunk, &release);
 	xa_unlock_irq(&da->chunks);
@@ -357,6 +358,7 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 
 submit:
 	submit_bio_noacct(bio);
+	blksnap_stat_sub(BLKSNAP_STAT_DEFERRED_BIOS, 1);
 	if (atomic_dec_return(&da->pending_count) < cow_max_pending)
 		wake_up_all(&da->wq);
 }
@@ -377,6 +379,12 @@ static void diff_area_pending_work(struct work_struct *work)
 	while ((bio = bio_list_pop(&bios)))
 		diff_area_consider(da, bio);
 	diff_area_put(da);
+}
+
+static bool diff_area_below_limit(struct diff_area *da)
+{
+	return atomic_read(&da->pending_count) < cow_max_pending ||
+	       READ_ONCE(da->error);
 }
 
 /**
@@ -410,15 +418,17 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 		return false;
 
 	if (bio->bi_opf & REQ_NOWAIT) {
+		blksnap_count(BLKSNAP_COUNTER_NOWAIT_REFUSED);
 		bio_wouldblock_error(bio);
 		return true;
 	}
-	if (in_task() && atomic_read(&da->pending_count) >= cow_max_pending)
-		wait_event(da->wq, atomic_read(&da->pending_count) <
-					cow_max_pending ||
-				   READ_ONCE(da->error));
+	if (in_task() && atomic_read(&da->pending_count) >= cow_max_pending) {
+		blksnap_count(BLKSNAP_COUNTER_THROTTLED);
+		wait_event(da->wq, diff_area_below_limit(da));
+	}
 
 	atomic_inc(&da->pending_count);
+	blksnap_stat_add(BLKSNAP_STAT_DEFERRED_BIOS, 1);
 	spin_lock_irqsave(&da->pending_lock, flags);
 	bio_list_add(&da->pending, bio);
 	spin_unlock_irqrestore(&da->pending_lock, flags);

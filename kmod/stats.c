@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Counts of the module's live objects, readable in debugfs as
- * /sys/kernel/debug/blksnap/objects, one "name value" line per kind.
+ * /sys/kernel/debug/blksnap/objects, one "name value" line per kind, and
+ * counters of events in blksnap/counters.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-stats: " fmt
 
@@ -10,6 +11,13 @@
 #include "stats.h"
 
 atomic_long_t blksnap_stats[BLKSNAP_STAT_NR];
+atomic_long_t blksnap_counters[BLKSNAP_COUNTER_NR];
+
+static const char * const blksnap_counter_names[BLKSNAP_COUNTER_NR] = {
+	[BLKSNAP_COUNTER_THROTTLED] = "throttled",
+	[BLKSNAP_COUNTER_NOWAIT_REFUSED] = "nowait_refused",
+	[BLKSNAP_COUNTER_CHUNKS_COPIED] = "chunks_copied",
+};
 
 static const char * const blksnap_stat_names[BLKSNAP_STAT_NR] = {
 	[BLKSNAP_STAT_TRACKERS] = "trackers",
@@ -21,6 +29,7 @@ static const char * const blksnap_stat_names[BLKSNAP_STAT_NR] = {
 	[BLKSNAP_STAT_STORAGE_RANGES] = "storage_ranges",
 	[BLKSNAP_STAT_IMAGES] = "images",
 	[BLKSNAP_STAT_BUFFERS] = "buffers",
+	[BLKSNAP_STAT_DEFERRED_BIOS] = "deferred_bios",
 };
 
 static struct dentry *blksnap_debugfs_dir;
@@ -36,6 +45,17 @@ static int blksnap_objects_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(blksnap_objects);
 
+static int blksnap_counters_show(struct seq_file *m, void *v)
+{
+	int i;
+
+	for (i = 0; i < BLKSNAP_COUNTER_NR; i++)
+		seq_printf(m, "%s %ld\n", blksnap_counter_names[i],
+			   atomic_long_read(&blksnap_counters[i]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(blksnap_counters);
+
 /**
  * blksnap_stats_init() - publish the object counts in debugfs
  *
@@ -48,6 +68,8 @@ void blksnap_stats_init(void)
 	blksnap_debugfs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("objects", 0400, blksnap_debugfs_dir, NULL,
 			    &blksnap_objects_fops);
+	debugfs_create_file("counters", 0400, blksnap_debugfs_dir, NULL,
+			    &blksnap_counters_fops);
 }
 
 /**

@@ -15,6 +15,7 @@
  * @BLKSNAP_STAT_STORAGE_RANGES: ranges of difference storage
  * @BLKSNAP_STAT_IMAGES: snapshot image block devices
  * @BLKSNAP_STAT_BUFFERS: copy buffers allocated
+ * @BLKSNAP_STAT_DEFERRED_BIOS: writes of originals waiting for copies
  * @BLKSNAP_STAT_NR: number of counters
  *
  * The counts are exposed in debugfs (blksnap/objects) so tests can check
@@ -30,10 +31,33 @@ enum blksnap_stat {
 	BLKSNAP_STAT_STORAGE_RANGES,
 	BLKSNAP_STAT_IMAGES,
 	BLKSNAP_STAT_BUFFERS,
+	BLKSNAP_STAT_DEFERRED_BIOS,
 	BLKSNAP_STAT_NR,
 };
 
+/**
+ * enum blksnap_counter - events the module counts, for tests and tuning
+ * @BLKSNAP_COUNTER_THROTTLED: writers that waited for copies to catch up
+ * @BLKSNAP_COUNTER_NOWAIT_REFUSED: REQ_NOWAIT writes ended with -EAGAIN
+ * @BLKSNAP_COUNTER_CHUNKS_COPIED: chunks copied to difference storage
+ * @BLKSNAP_COUNTER_NR: number of counters
+ *
+ * Exposed in debugfs (blksnap/counters); they only grow.
+ */
+enum blksnap_counter {
+	BLKSNAP_COUNTER_THROTTLED,
+	BLKSNAP_COUNTER_NOWAIT_REFUSED,
+	BLKSNAP_COUNTER_CHUNKS_COPIED,
+	BLKSNAP_COUNTER_NR,
+};
+
 extern atomic_long_t blksnap_stats[BLKSNAP_STAT_NR];
+extern atomic_long_t blksnap_counters[BLKSNAP_COUNTER_NR];
+
+static inline void blksnap_count(enum blksnap_counter counter)
+{
+	atomic_long_inc(&blksnap_counters[counter]);
+}
 
 static inline void blksnap_stat_add(enum blksnap_stat stat, long n)
 {

@@ -39,6 +39,8 @@ errno_value() { # NAME -> number
 	EBUSY) echo 16 ;; EEXIST) echo 17 ;; ENODEV) echo 19 ;; EINVAL) echo 22 ;;
 	ENOTBLK) echo 15 ;; ERANGE) echo 34 ;; EMSGSIZE) echo 90 ;;
 	EOPNOTSUPP) echo 95 ;; ENOMEDIUM) echo 123 ;; EPROTO) echo 71 ;;
+	EIO) echo 5 ;; EAGAIN) echo 11 ;; EACCES) echo 13 ;; ENOSPC) echo 28 ;;
+	ELOOP) echo 40 ;; ENODATA) echo 61 ;; ETIME) echo 62 ;; EALREADY) echo 114 ;;
 	*) fail "errno_value: unknown errno $1" ;;
 	esac
 }
@@ -104,4 +106,73 @@ field() {
 # changed_blocks DEV -> the "START+COUNT=VALUE" lines of its CBT map
 changed_blocks() {
 	nl map "$1" | grep -v '^generation='
+}
+
+# ---- snapshots -----------------------------------------------------------
+# A snapshot prints as a block (snapshot-create, -get, -append, -take):
+#   snapshot=UUID state=S chunk_size=N low_free=N storage_total=N storage_used=N error=N
+#   device dev=MAJ:MIN snap=N generation=UUID error=N [image=NAME image_dev=MAJ:MIN]
+
+# snap_field NAME BLOCK -> a field of the snapshot's line
+snap_field() {
+	field "$1" "$(printf '%s\n' "$2" | sed -n 1p)"
+}
+
+# snap_device_field NAME DEV BLOCK -> a field of the line of device DEV
+# (a path or MAJ:MIN)
+snap_device_field() {
+	local dev=$2
+	[ "${dev#/}" = "$dev" ] || dev=$(devnum "$dev")
+	field "$1" "$(printf '%s\n' "$3" | grep "^device dev=$dev " || :)"
+}
+
+# snap_image DEV BLOCK -> /dev/<image name> of device DEV of the snapshot,
+# a block device
+snap_image() {
+	local name
+	name=$(snap_device_field image "$1" "$2")
+	[ -n "$name" ] || fail "no image of $1 in: $2"
+	[ -b "/dev/$name" ] || fail "/dev/$name is not a block device"
+	echo "/dev/$name"
+}
+
+# snap_state ID -> "STATE error=N" of the snapshot now
+snap_state() {
+	local info
+	info=$(nl snapshot-get "$1")
+	echo "$(snap_field state "$info") error=$(snap_field error "$info")"
+}
+
+# wait_ready FILE: wait until the monitor writing FILE has subscribed
+wait_ready() {
+	for _ in $(seq 100); do
+		grep -q '^ready$' "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "the monitor writing $1 did not subscribe"
+}
+
+# file_extents FILE -> "START COUNT" lines: the extents of a file on a file
+# system with 4 KiB blocks that fills its whole device, in 512-byte sectors
+# of the device, in the order of the file's offsets (FIEMAP, by filefrag)
+file_extents() {
+	filefrag -e -b4096 "$1" | awk -F'[:. ]+' '/^ *[0-9]+:/ { print $5 * 8, ($6 - $5 + 1) * 8 }'
+}
+
+# device_sum DEV [START COUNT]... -> sha256 of the device's bytes, leaving out
+# the given ranges of sectors (sorted, not overlapping)
+device_sum() {
+	local dev=$1 pos=0 start count
+	shift
+	{
+		while [ $# -ge 2 ]; do
+			start=$1 count=$2
+			shift 2
+			[ "$start" -le "$pos" ] ||
+				dd if="$dev" bs=1M iflag=direct,skip_bytes,count_bytes \
+					skip=$((pos * 512)) count=$(((start - pos) * 512)) status=none
+			pos=$((start + count))
+		done
+		dd if="$dev" bs=1M iflag=direct,skip_bytes skip=$((pos * 512)) status=none
+	} | sha256sum | cut -d' ' -f1
 }

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -134,6 +135,16 @@ static const char *const cmd_names[BLKSNAP_CMD_MAX + 1] = {
 	[BLKSNAP_CMD_TRACKER_ADD_NTF]	 = "tracker-add-ntf",
 	[BLKSNAP_CMD_TRACKER_DEL_NTF]	 = "tracker-del-ntf",
 	[BLKSNAP_CMD_TRACKER_CHANGE_NTF] = "tracker-change-ntf",
+	[BLKSNAP_CMD_SNAPSHOT_CREATE]	 = "snapshot-create",
+	[BLKSNAP_CMD_SNAPSHOT_DESTROY]	 = "snapshot-destroy",
+	[BLKSNAP_CMD_SNAPSHOT_GET]	 = "snapshot-get",
+	[BLKSNAP_CMD_SNAPSHOT_APPEND_STORAGE] = "snapshot-append-storage",
+	[BLKSNAP_CMD_SNAPSHOT_TAKE]	 = "snapshot-take",
+	[BLKSNAP_CMD_SNAPSHOT_ADD_NTF]	 = "snapshot-add-ntf",
+	[BLKSNAP_CMD_SNAPSHOT_DEL_NTF]	 = "snapshot-del-ntf",
+	[BLKSNAP_CMD_SNAPSHOT_CHANGE_NTF] = "snapshot-change-ntf",
+	[BLKSNAP_CMD_SNAPSHOT_LOW_SPACE_NTF] = "snapshot-low-space-ntf",
+	[BLKSNAP_CMD_SNAPSHOT_CORRUPTED_NTF] = "snapshot-corrupted-ntf",
 };
 
 static const char *const main_attr_names[BLKSNAP_A_MAX + 1] = {
@@ -153,6 +164,46 @@ static const char *const main_attr_names[BLKSNAP_A_MAX + 1] = {
 	[BLKSNAP_A_MAP_DATA]	  = "map-data",
 	[BLKSNAP_A_RANGE]	  = "range",
 	[BLKSNAP_A_DEV_PATH]	  = "dev-path",
+	[BLKSNAP_A_SNAPSHOT_ID]	  = "snapshot-id",
+	[BLKSNAP_A_DEVICE]	  = "device",
+	[BLKSNAP_A_CHUNK_SIZE]	  = "chunk-size",
+	[BLKSNAP_A_LOW_FREE_SECTORS] = "low-free-sectors",
+	[BLKSNAP_A_STATE]	  = "state",
+	[BLKSNAP_A_STORAGE_TOTAL] = "storage-total",
+	[BLKSNAP_A_STORAGE_USED]  = "storage-used",
+	[BLKSNAP_A_ERROR]	  = "error",
+	[BLKSNAP_A_STORAGE_RANGE] = "storage-range",
+	[BLKSNAP_A_STORAGE_FD]	  = "storage-fd",
+	[BLKSNAP_A_STORAGE_LIMIT] = "storage-limit",
+	[BLKSNAP_A_WANTED_SECTORS] = "wanted-sectors",
+};
+
+static const char *const device_attr_names[BLKSNAP_A_DEVICE_MAX + 1] = {
+	[BLKSNAP_A_DEVICE_PAD]		 = "pad",
+	[BLKSNAP_A_DEVICE_DEV_MAJOR]	 = "dev-major",
+	[BLKSNAP_A_DEVICE_DEV_MINOR]	 = "dev-minor",
+	[BLKSNAP_A_DEVICE_DEV_PATH]	 = "dev-path",
+	[BLKSNAP_A_DEVICE_IMAGE_MAJOR]	 = "image-major",
+	[BLKSNAP_A_DEVICE_IMAGE_MINOR]	 = "image-minor",
+	[BLKSNAP_A_DEVICE_IMAGE_NAME]	 = "image-name",
+	[BLKSNAP_A_DEVICE_SNAP_NUMBER]	 = "snap-number",
+	[BLKSNAP_A_DEVICE_GENERATION_ID] = "generation-id",
+	[BLKSNAP_A_DEVICE_ERROR]	 = "error",
+};
+
+static const char *const storage_attr_names[BLKSNAP_A_STORAGE_MAX + 1] = {
+	[BLKSNAP_A_STORAGE_PAD]	      = "pad",
+	[BLKSNAP_A_STORAGE_DEV_MAJOR] = "dev-major",
+	[BLKSNAP_A_STORAGE_DEV_MINOR] = "dev-minor",
+	[BLKSNAP_A_STORAGE_DEV_PATH]  = "dev-path",
+	[BLKSNAP_A_STORAGE_START]     = "start",
+	[BLKSNAP_A_STORAGE_COUNT]     = "count",
+};
+
+static const char *const state_names[] = {
+	[BLKSNAP_SNAPSHOT_STATE_CREATED]   = "created",
+	[BLKSNAP_SNAPSHOT_STATE_TAKEN]	   = "taken",
+	[BLKSNAP_SNAPSHOT_STATE_CORRUPTED] = "corrupted",
 };
 
 static const char *const range_attr_names[BLKSNAP_A_RANGE_MAX + 1] = {
@@ -244,6 +295,30 @@ static int parse_dev(const char *s, struct dev_arg *ret)
 	return 0;
 }
 
+/* A UUID as 32 hexadecimal digits, dashes anywhere between the bytes. */
+static int parse_uuid(const char *s, uint8_t ret[BLKSNAP_GENERATION_ID_LEN])
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+	size_t n = 0;
+
+	for (; *s; s++) {
+		if (*s == '-')
+			continue;
+		if (n == BLKSNAP_GENERATION_ID_LEN || !s[1] || !strchr(hex, s[0]) ||
+		    !strchr(hex, s[1]))
+			return -EINVAL;
+		sscanf(s++, "%2hhx", &ret[n++]);
+	}
+	return n == BLKSNAP_GENERATION_ID_LEN ? 0 : -EINVAL;
+}
+
+static int parse_snapshot_id(const char *s, uint8_t ret[BLKSNAP_GENERATION_ID_LEN])
+{
+	if (parse_uuid(s, ret) < 0)
+		return usage_error("snapshot id '%s' is not a UUID", s);
+	return 0;
+}
+
 /* ---- building requests --------------------------------------------------- */
 
 struct req {
@@ -321,14 +396,21 @@ static void req_nest_end(struct req *req, size_t start)
 	((struct nlattr *)(req->buf + start))->nla_len = (uint16_t)(req->len - start);
 }
 
-static void req_put_dev(struct req *req, const struct dev_arg *dev)
+/* A device as a path, or as its numbers, in the given attribute types. */
+static void req_put_dev_as(struct req *req, const struct dev_arg *dev, uint16_t path_type,
+			   uint16_t major_type, uint16_t minor_type)
 {
 	if (dev->path) {
-		req_put_str(req, BLKSNAP_A_DEV_PATH, dev->path);
+		req_put_str(req, path_type, dev->path);
 	} else {
-		req_put_u32(req, BLKSNAP_A_DEV_MAJOR, dev->major);
-		req_put_u32(req, BLKSNAP_A_DEV_MINOR, dev->minor);
+		req_put_u32(req, major_type, dev->major);
+		req_put_u32(req, minor_type, dev->minor);
 	}
+}
+
+static void req_put_dev(struct req *req, const struct dev_arg *dev)
+{
+	req_put_dev_as(req, dev, BLKSNAP_A_DEV_PATH, BLKSNAP_A_DEV_MAJOR, BLKSNAP_A_DEV_MINOR);
 }
 
 /* ---- reading attributes -------------------------------------------------- */
@@ -379,18 +461,32 @@ static bool attr_copy(const struct nlattr *a, void *ret, size_t size)
 	return true;
 }
 
-/* Copy attribute @type of exactly @size bytes, or report what is wrong. */
-static int attr_get(const struct nlattr *const *tb, unsigned type, void *ret, size_t size)
+/* Copy attribute @a, if present, of exactly @size bytes: 1 if copied, 0 if absent. */
+static int attr_get_opt(const struct nlattr *a, const char *name, void *ret, size_t size)
 {
-	const char *name = type < ELEMENTSOF(main_attr_names) ? main_attr_names[type] : "?";
+	if (!a)
+		return 0;
+	if (attr_len(a) != size)
+		return log_error(-EPROTO, "%s has %zu bytes, not %zu", name, attr_len(a), size);
+	memcpy(ret, attr_data(a), size);
+	return 1;
+}
+
+/* Copy attribute @type (a name of @names) of exactly @size bytes, or report what is wrong. */
+static int attr_get_named(const struct nlattr *const *tb, unsigned type, const char *const *names,
+			  size_t n_names, void *ret, size_t size)
+{
+	const char *name = type < n_names && names[type] ? names[type] : "?";
 
 	if (!tb[type])
 		return log_error(-EPROTO, "the kernel's message lacks %s", name);
-	if (attr_len(tb[type]) != size)
-		return log_error(-EPROTO, "%s has %zu bytes, not %zu", name,
-				 attr_len(tb[type]), size);
-	memcpy(ret, attr_data(tb[type]), size);
-	return 0;
+	return attr_get_opt(tb[type], name, ret, size) < 0 ? -EPROTO : 0;
+}
+
+/* Copy attribute @type of the main set of exactly @size bytes, or report what is wrong. */
+static int attr_get(const struct nlattr *const *tb, unsigned type, void *ret, size_t size)
+{
+	return attr_get_named(tb, type, main_attr_names, ELEMENTSOF(main_attr_names), ret, size);
 }
 
 /* ---- the netlink socket -------------------------------------------------- */
@@ -682,6 +778,149 @@ static int version_reply(_unused_ const struct genlmsghdr *g, const void *attrs,
 	return r;
 }
 
+/* ---- snapshots ------------------------------------------------------------ */
+
+struct snapshot_info {
+	uint8_t id[BLKSNAP_GENERATION_ID_LEN];
+	uint32_t state, chunk_size, error;
+	uint64_t low_free, total, used;
+};
+
+struct device_info {
+	uint32_t major, minor, image_major, image_minor, error;
+	uint8_t generation[BLKSNAP_GENERATION_ID_LEN];
+	uint8_t snap;
+	bool has_snap, has_generation, has_error, has_image_dev;
+	const char *image_name;	/* in the message, not NUL-terminated; or NULL */
+	int image_name_len;
+};
+
+static const char *state_name(uint32_t state, char buf[16])
+{
+	if (state < ELEMENTSOF(state_names) && state_names[state])
+		return state_names[state];
+	snprintf(buf, 16, "%" PRIu32, state);
+	return buf;
+}
+
+/* The attributes every snapshot-get reply carries (and the add and change events). */
+static int snapshot_info_parse(const struct nlattr *const *tb, struct snapshot_info *s)
+{
+	int r;
+
+	if ((r = attr_get(tb, BLKSNAP_A_SNAPSHOT_ID, s->id, sizeof(s->id))) < 0 ||
+	    (r = attr_get(tb, BLKSNAP_A_STATE, &s->state, 4)) < 0 ||
+	    (r = attr_get(tb, BLKSNAP_A_CHUNK_SIZE, &s->chunk_size, 4)) < 0 ||
+	    (r = attr_get(tb, BLKSNAP_A_LOW_FREE_SECTORS, &s->low_free, 8)) < 0 ||
+	    (r = attr_get(tb, BLKSNAP_A_STORAGE_TOTAL, &s->total, 8)) < 0 ||
+	    (r = attr_get(tb, BLKSNAP_A_STORAGE_USED, &s->used, 8)) < 0)
+		return r;
+	return attr_get(tb, BLKSNAP_A_ERROR, &s->error, 4);
+}
+
+/* A device nest: its numbers are required, the rest is printed when present. */
+static int device_parse(const struct nlattr *nest, struct device_info *d)
+{
+	const struct nlattr *tb[BLKSNAP_A_DEVICE_MAX + 1];
+	const char *const *names = device_attr_names;
+	size_t n = ELEMENTSOF(device_attr_names);
+	int r, major, minor;
+
+	*d = (struct device_info){ 0 };
+	if (attr_parse(attr_data(nest), attr_len(nest), tb, BLKSNAP_A_DEVICE_MAX) < 0)
+		return log_error(-EPROTO, "malformed device nest in the kernel's message");
+	if ((r = attr_get_named(tb, BLKSNAP_A_DEVICE_DEV_MAJOR, names, n, &d->major, 4)) < 0 ||
+	    (r = attr_get_named(tb, BLKSNAP_A_DEVICE_DEV_MINOR, names, n, &d->minor, 4)) < 0)
+		return r;
+	if ((r = attr_get_opt(tb[BLKSNAP_A_DEVICE_SNAP_NUMBER], "snap-number", &d->snap, 1)) < 0)
+		return r;
+	d->has_snap = r;
+	r = attr_get_opt(tb[BLKSNAP_A_DEVICE_GENERATION_ID], "generation-id", d->generation,
+			 sizeof(d->generation));
+	if (r < 0)
+		return r;
+	d->has_generation = r;
+	if ((r = attr_get_opt(tb[BLKSNAP_A_DEVICE_ERROR], "error", &d->error, 4)) < 0)
+		return r;
+	d->has_error = r;
+	if ((major = attr_get_opt(tb[BLKSNAP_A_DEVICE_IMAGE_MAJOR], "image-major",
+				  &d->image_major, 4)) < 0)
+		return major;
+	if ((minor = attr_get_opt(tb[BLKSNAP_A_DEVICE_IMAGE_MINOR], "image-minor",
+				  &d->image_minor, 4)) < 0)
+		return minor;
+	if (major != minor)
+		return log_error(-EPROTO, "image-major and image-minor come only together");
+	d->has_image_dev = major;
+	if (tb[BLKSNAP_A_DEVICE_IMAGE_NAME]) {
+		d->image_name = attr_data(tb[BLKSNAP_A_DEVICE_IMAGE_NAME]);
+		d->image_name_len = (int)strnlen(d->image_name,
+						 attr_len(tb[BLKSNAP_A_DEVICE_IMAGE_NAME]));
+	}
+	return 0;
+}
+
+static void device_print(const struct device_info *d)
+{
+	char uuid[UUID_STR_LEN];
+
+	printf("device dev=%" PRIu32 ":%" PRIu32, d->major, d->minor);
+	if (d->has_snap)
+		printf(" snap=%u", d->snap);
+	if (d->has_generation)
+		printf(" generation=%s", uuid_format(d->generation, uuid));
+	if (d->has_error)
+		printf(" error=%" PRIu32, d->error);
+	if (d->image_name)
+		printf(" image=%.*s", d->image_name_len, d->image_name);
+	if (d->has_image_dev)
+		printf(" image_dev=%" PRIu32 ":%" PRIu32, d->image_major, d->image_minor);
+	putchar('\n');
+}
+
+/* Call @fn for each device nest of a message. */
+static int for_each_device(const void *attrs, size_t len,
+			   int (*fn)(const struct device_info *d, void *userdata), void *userdata)
+{
+	const struct nlattr *a;
+	size_t rem = len;
+	int r;
+
+	for (a = attrs; attr_ok(a, rem); a = attr_next(a, &rem)) {
+		struct device_info d;
+
+		if ((a->nla_type & NLA_TYPE_MASK) != BLKSNAP_A_DEVICE)
+			continue;
+		if ((r = device_parse(a, &d)) < 0 || (r = fn(&d, userdata)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int device_print_line(const struct device_info *d, _unused_ void *userdata)
+{
+	device_print(d);
+	return 0;
+}
+
+/* The line of a snapshot, then one line per device. */
+static int snapshot_reply(_unused_ const struct genlmsghdr *g, const void *attrs, size_t len,
+			  _unused_ void *userdata)
+{
+	const struct nlattr *tb[BLKSNAP_A_MAX + 1];
+	struct snapshot_info s;
+	char uuid[UUID_STR_LEN], state[16];
+	int r;
+
+	if ((r = parse_main(attrs, len, tb)) < 0 || (r = snapshot_info_parse(tb, &s)) < 0)
+		return r;
+	printf("snapshot=%s state=%s chunk_size=%" PRIu32 " low_free=%" PRIu64
+	       " storage_total=%" PRIu64 " storage_used=%" PRIu64 " error=%" PRIu32 "\n",
+	       uuid_format(s.id, uuid), state_name(s.state, state), s.chunk_size, s.low_free,
+	       s.total, s.used, s.error);
+	return for_each_device(attrs, len, device_print_line, NULL);
+}
+
 /* ---- commands with one request ------------------------------------------- */
 
 struct command;
@@ -733,6 +972,127 @@ static int run_simple(const struct command *c, int argc, char **argv)
 				return usage_error("bad block size '%s'", argv[i]);
 			req_put_u32(&req, BLKSNAP_A_BLOCK_SIZE, block_size);
 		}
+	}
+	return nl_run(&req, c->flags, c->reply, NULL);
+}
+
+/* snapshot-create DEV... [--chunk-size BYTES] [--low-free SECTORS], in any order */
+static int run_snapshot_create(const struct command *c, int argc, char **argv)
+{
+	struct req req;
+	int r;
+
+	req_init(&req, 0, c->cmd, BLKSNAP_FAMILY_VERSION);
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		struct dev_arg dev;
+		uint64_t v;
+		size_t nest;
+
+		if (strcmp(arg, "--chunk-size") == 0 || strcmp(arg, "--low-free") == 0) {
+			bool chunk = arg[2] == 'c';
+
+			if (++i >= argc)
+				return usage_error("%s needs a value", arg);
+			if (parse_u64(argv[i], chunk ? UINT32_MAX : UINT64_MAX, &v) < 0)
+				return usage_error("bad %s '%s'", arg + 2, argv[i]);
+			if (chunk)
+				req_put_u32(&req, BLKSNAP_A_CHUNK_SIZE, (uint32_t)v);
+			else
+				req_put_u64(&req, BLKSNAP_A_LOW_FREE_SECTORS, v);
+			continue;
+		}
+		if ((r = parse_dev(arg, &dev)) < 0)
+			return r;
+		nest = req_nest_start(&req, BLKSNAP_A_DEVICE);
+		req_put_dev_as(&req, &dev, BLKSNAP_A_DEVICE_DEV_PATH, BLKSNAP_A_DEVICE_DEV_MAJOR,
+			       BLKSNAP_A_DEVICE_DEV_MINOR);
+		req_nest_end(&req, nest);
+	}
+	return nl_run(&req, c->flags, c->reply, NULL);
+}
+
+/* snapshot-get, snapshot-take, snapshot-destroy: ID; snapshot-list: nothing */
+static int run_snapshot(const struct command *c, int argc, char **argv)
+{
+	uint8_t id[BLKSNAP_GENERATION_ID_LEN];
+	struct req req;
+	int r;
+
+	req_init(&req, 0, c->cmd, BLKSNAP_FAMILY_VERSION);
+	if (argc > 0) {
+		if ((r = parse_snapshot_id(argv[0], id)) < 0)
+			return r;
+		req_put(&req, BLKSNAP_A_SNAPSHOT_ID, id, sizeof(id));
+	}
+	return nl_run(&req, c->flags, c->reply, NULL);
+}
+
+/* DEV:START+COUNT, DEV a /path or MAJ:MIN: a storage-range nest */
+static int put_storage_range(struct req *req, const char *arg)
+{
+	char buf[PATH_MAX + 64], *colon;
+	uint64_t start, count;
+	struct dev_arg dev;
+	size_t nest;
+	int r;
+
+	if (strlen(arg) >= sizeof(buf) || !(colon = strrchr(strcpy(buf, arg), ':')) ||
+	    parse_pair(colon + 1, '+', UINT64_MAX, &start, &count) < 0)
+		return usage_error("storage range '%s' is not DEV:START+COUNT", arg);
+	*colon = '\0';
+	if ((r = parse_dev(buf, &dev)) < 0)
+		return r;
+	nest = req_nest_start(req, BLKSNAP_A_STORAGE_RANGE);
+	req_put_dev_as(req, &dev, BLKSNAP_A_STORAGE_DEV_PATH, BLKSNAP_A_STORAGE_DEV_MAJOR,
+		       BLKSNAP_A_STORAGE_DEV_MINOR);
+	req_put_u64(req, BLKSNAP_A_STORAGE_START, start);
+	req_put_u64(req, BLKSNAP_A_STORAGE_COUNT, count);
+	req_nest_end(req, nest);
+	return 0;
+}
+
+/*
+ * snapshot-append ID [DEV:START+COUNT...] [--file PATH LIMIT | --tmpfile DIR LIMIT]
+ * Nothing is checked here that the kernel checks: ranges and a file together,
+ * or neither, are sent as they are.
+ */
+static int run_snapshot_append(const struct command *c, int argc, char **argv)
+{
+	_cleanup_(closep) int fd = -1;
+	uint8_t id[BLKSNAP_GENERATION_ID_LEN];
+	struct req req;
+	int r;
+
+	if ((r = parse_snapshot_id(argv[0], id)) < 0)
+		return r;
+	req_init(&req, 0, c->cmd, BLKSNAP_FAMILY_VERSION);
+	req_put(&req, BLKSNAP_A_SNAPSHOT_ID, id, sizeof(id));
+	for (int i = 1; i < argc; i++) {
+		bool tmp = strcmp(argv[i], "--tmpfile") == 0;
+		uint64_t limit;
+
+		if (!tmp && strcmp(argv[i], "--file") != 0) {
+			if ((r = put_storage_range(&req, argv[i])) < 0)
+				return r;
+			continue;
+		}
+		if (i + 2 >= argc)
+			return usage_error("%s needs a path and a limit in sectors", argv[i]);
+		if (fd >= 0)
+			return usage_error("only one --file or --tmpfile in a request");
+		if (parse_u64(argv[i + 2], UINT64_MAX, &limit) < 0)
+			return usage_error("bad limit '%s'", argv[i + 2]);
+		if (tmp)
+			fd = open(argv[i + 1], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		else
+			fd = open(argv[i + 1], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return log_error(-errno, "cannot open %s'%s'",
+					 tmp ? "a temporary file in " : "", argv[i + 1]);
+		req_put_u32(&req, BLKSNAP_A_STORAGE_FD, (uint32_t)fd);
+		req_put_u64(&req, BLKSNAP_A_STORAGE_LIMIT, limit);
+		i += 2;
 	}
 	return nl_run(&req, c->flags, c->reply, NULL);
 }
@@ -804,21 +1164,25 @@ static int map_slice(_unused_ const struct genlmsghdr *g, const void *attrs, siz
 	return 0;
 }
 
-/* map [--raw FILE] DEV [OFFSET [LENGTH]] */
+/* map [--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]] */
 static int run_map(const struct command *c, int argc, char **argv)
 {
 	_cleanup_(nl_done) struct nl nl = NL_NULL;
 	_cleanup_(fclosep) FILE *raw_file = NULL;
 	struct map_read m = { 0 };
-	const char *raw = NULL;
+	const char *raw = NULL, *snapshot = NULL;
 	uint64_t offset = 0, length = 0;
+	uint8_t id[BLKSNAP_GENERATION_ID_LEN];
 	char uuid[UUID_STR_LEN];
 	struct dev_arg dev;
 	struct req req;
 	int r;
 
-	if (argc >= 2 && strcmp(argv[0], "--raw") == 0) {
-		raw = argv[1];
+	while (argc >= 2 && (strcmp(argv[0], "--raw") == 0 || strcmp(argv[0], "--snapshot") == 0)) {
+		if (argv[0][2] == 'r')
+			raw = argv[1];
+		else
+			snapshot = argv[1];
 		argc -= 2;
 		argv += 2;
 	}
@@ -826,8 +1190,12 @@ static int run_map(const struct command *c, int argc, char **argv)
 		return usage_error("usage: blksnap-nl map %s", c->args);
 	if ((r = parse_dev(argv[0], &dev)) < 0)
 		return r;
+	if (snapshot && (r = parse_snapshot_id(snapshot, id)) < 0)
+		return r;
 	req_init(&req, 0, c->cmd, BLKSNAP_FAMILY_VERSION);
 	req_put_dev(&req, &dev);
+	if (snapshot)
+		req_put(&req, BLKSNAP_A_SNAPSHOT_ID, id, sizeof(id));
 	if (argc > 1 && parse_u64(argv[1], UINT64_MAX, &offset) < 0)
 		return usage_error("bad offset '%s'", argv[1]);
 	if (argc > 2 && parse_u64(argv[2], UINT64_MAX, &length) < 0)
@@ -860,12 +1228,87 @@ static int run_map(const struct command *c, int argc, char **argv)
 
 /* ---- monitor -------------------------------------------------------------- */
 
+static int device_print_list(const struct device_info *d, void *userdata)
+{
+	bool *first = userdata;
+
+	printf("%s%" PRIu32 ":%" PRIu32, *first ? " devices=" : ",", d->major, d->minor);
+	*first = false;
+	return 0;
+}
+
+static int snapshot_event_print(const struct genlmsghdr *g, const void *attrs, size_t len)
+{
+	const struct nlattr *tb[BLKSNAP_A_MAX + 1];
+	char uuid[UUID_STR_LEN], state[16];
+	struct snapshot_info s = { 0 };
+	struct device_info d;
+	uint64_t wanted;
+	bool first = true;
+	int r;
+
+	if ((r = parse_main(attrs, len, tb)) < 0)
+		return r;
+	switch (g->cmd) {
+	case BLKSNAP_CMD_SNAPSHOT_ADD_NTF:
+		if ((r = snapshot_info_parse(tb, &s)) < 0)
+			return r;
+		printf("event=snapshot-add snapshot=%s state=%s chunk_size=%" PRIu32
+		       " low_free=%" PRIu64 " storage_total=%" PRIu64 " storage_used=%" PRIu64
+		       " error=%" PRIu32, uuid_format(s.id, uuid), state_name(s.state, state),
+		       s.chunk_size, s.low_free, s.total, s.used, s.error);
+		r = for_each_device(attrs, len, device_print_list, &first);
+		putchar('\n');
+		return r;
+	case BLKSNAP_CMD_SNAPSHOT_CHANGE_NTF:
+		if ((r = snapshot_info_parse(tb, &s)) < 0)
+			return r;
+		printf("event=snapshot-change snapshot=%s state=%s storage_total=%" PRIu64
+		       " storage_used=%" PRIu64 " error=%" PRIu32 "\n", uuid_format(s.id, uuid),
+		       state_name(s.state, state), s.total, s.used, s.error);
+		return 0;
+	case BLKSNAP_CMD_SNAPSHOT_DEL_NTF:
+		if ((r = attr_get(tb, BLKSNAP_A_SNAPSHOT_ID, s.id, sizeof(s.id))) < 0)
+			return r;
+		printf("event=snapshot-del snapshot=%s\n", uuid_format(s.id, uuid));
+		return 0;
+	case BLKSNAP_CMD_SNAPSHOT_LOW_SPACE_NTF:
+		if ((r = attr_get(tb, BLKSNAP_A_SNAPSHOT_ID, s.id, sizeof(s.id))) < 0 ||
+		    (r = attr_get(tb, BLKSNAP_A_WANTED_SECTORS, &wanted, 8)) < 0 ||
+		    (r = attr_get(tb, BLKSNAP_A_STORAGE_TOTAL, &s.total, 8)) < 0 ||
+		    (r = attr_get(tb, BLKSNAP_A_STORAGE_USED, &s.used, 8)) < 0)
+			return r;
+		printf("event=snapshot-low-space snapshot=%s wanted=%" PRIu64
+		       " storage_total=%" PRIu64 " storage_used=%" PRIu64 "\n",
+		       uuid_format(s.id, uuid), wanted, s.total, s.used);
+		return 0;
+	case BLKSNAP_CMD_SNAPSHOT_CORRUPTED_NTF:
+		if ((r = attr_get(tb, BLKSNAP_A_SNAPSHOT_ID, s.id, sizeof(s.id))) < 0 ||
+		    (r = attr_get(tb, BLKSNAP_A_ERROR, &s.error, 4)) < 0)
+			return r;
+		printf("event=snapshot-corrupted snapshot=%s error=%" PRIu32,
+		       uuid_format(s.id, uuid), s.error);
+		/* The failed device, or "-" when the failure was not one device's. */
+		if (tb[BLKSNAP_A_DEVICE] && (r = device_parse(tb[BLKSNAP_A_DEVICE], &d)) < 0)
+			return r;
+		if (tb[BLKSNAP_A_DEVICE])
+			printf(" dev=%" PRIu32 ":%" PRIu32 "\n", d.major, d.minor);
+		else
+			puts(" dev=-");
+		return 0;
+	}
+	printf("event=unknown cmd=%u\n", g->cmd);
+	return 0;
+}
+
 static int event_print(const struct genlmsghdr *g, const void *attrs, size_t len)
 {
 	struct tracker_info t = { 0 };
 	char uuid[UUID_STR_LEN];
 	int r;
 
+	if (g->cmd >= BLKSNAP_CMD_SNAPSHOT_ADD_NTF && g->cmd <= BLKSNAP_CMD_SNAPSHOT_CORRUPTED_NTF)
+		return snapshot_event_print(g, attrs, len);
 	if (g->cmd < BLKSNAP_CMD_TRACKER_ADD_NTF || g->cmd > BLKSNAP_CMD_TRACKER_CHANGE_NTF) {
 		printf("event=unknown cmd=%u\n", g->cmd);
 		return 0;
@@ -1000,11 +1443,20 @@ static int put_raw_attr(struct req *req, const char *spec, const char *const *na
 	static const char *const types[] = { "u8", "u16", "u32", "u64", "str", "bin", "flag",
 					     "nest" };
 	static const uint64_t int_max[] = { UINT8_MAX, UINT16_MAX, UINT32_MAX, UINT64_MAX };
+	/* The attribute sets of the nests; any other nest holds main attributes. */
+	static const struct {
+		uint16_t type;
+		const char *const *names;
+		size_t n;
+	} nest_names[] = {
+		{ BLKSNAP_A_RANGE, range_attr_names, ELEMENTSOF(range_attr_names) },
+		{ BLKSNAP_A_DEVICE, device_attr_names, ELEMENTSOF(device_attr_names) },
+		{ BLKSNAP_A_STORAGE_RANGE, storage_attr_names, ELEMENTSOF(storage_attr_names) },
+	};
 	_cleanup_(freep) char *s = strdup(spec);
 	char *eq, *value, *item, *save;
 	uint64_t type, kind, v;
 	size_t nest;
-	bool range;
 	int r;
 
 	if (!s)
@@ -1042,12 +1494,14 @@ static int put_raw_attr(struct req *req, const char *spec, const char *const *na
 		return 0;
 	if (!nest_ok)
 		return usage_error("nests inside nests are not supported: '%s'", spec);
-	range = type == BLKSNAP_A_RANGE;
+	for (size_t i = 0; i < ELEMENTSOF(nest_names); i++)
+		if (nest_names[i].type == type) {
+			names = nest_names[i].names;
+			n_names = nest_names[i].n;
+		}
 	nest = req_nest_start(req, (uint16_t)type);
 	for (item = strtok_r(value, ",", &save); item; item = strtok_r(NULL, ",", &save))
-		if ((r = put_raw_attr(req, item, range ? range_attr_names : main_attr_names,
-				      range ? ELEMENTSOF(range_attr_names) :
-					      ELEMENTSOF(main_attr_names), false)) < 0)
+		if ((r = put_raw_attr(req, item, names, n_names, false)) < 0)
 			return r;
 	req_nest_end(req, nest);
 	return 0;
@@ -1104,17 +1558,36 @@ static const struct command commands[] = {
 	  run_simple, BLKSNAP_CMD_CBT_RESET, 1, 1, 0, tracker_reply },
 	{ "mark", "DEV START+COUNT...", "mark ranges of sectors changed",
 	  run_simple, BLKSNAP_CMD_CBT_MARK_DIRTY, 2, INT_MAX, 0, NULL },
-	{ "map", "[--raw FILE] DEV [OFFSET [LENGTH]]",
+	{ "map", "[--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]]",
 	  "print runs of changed blocks as START+COUNT=VALUE (or write\n"
-	  "\tthe map's bytes to FILE), then generation=UUID blocks=N",
-	  run_map, BLKSNAP_CMD_CBT_MAP_READ, 1, 5, NL_DUMP, map_slice },
+	  "\tthe map's bytes to FILE), then generation=UUID blocks=N; with\n"
+	  "\t--snapshot, the map as the snapshot's take froze it",
+	  run_map, BLKSNAP_CMD_CBT_MAP_READ, 1, 7, NL_DUMP, map_slice },
+	{ "snapshot-create", "DEV... [--chunk-size BYTES] [--low-free SECTORS]",
+	  "create a snapshot of the devices; print it",
+	  run_snapshot_create, BLKSNAP_CMD_SNAPSHOT_CREATE, 1, INT_MAX, 0, snapshot_reply },
+	{ "snapshot-get", "ID", "print the snapshot",
+	  run_snapshot, BLKSNAP_CMD_SNAPSHOT_GET, 1, 1, 0, snapshot_reply },
+	{ "snapshot-list", "", "print every snapshot",
+	  run_snapshot, BLKSNAP_CMD_SNAPSHOT_GET, 0, 0, NL_DUMP, snapshot_reply },
+	{ "snapshot-append", "ID [DEV:START+COUNT...] [--file PATH LIMIT | --tmpfile DIR LIMIT]",
+	  "give the snapshot difference storage: sector ranges of devices,\n"
+	  "\tor a file (opened read-write, created if need be; or an O_TMPFILE\n"
+	  "\tin DIR) it may grow to LIMIT sectors; print the snapshot",
+	  run_snapshot_append, BLKSNAP_CMD_SNAPSHOT_APPEND_STORAGE, 1, INT_MAX, 0,
+	  snapshot_reply },
+	{ "snapshot-take", "ID", "take the snapshot; print it",
+	  run_snapshot, BLKSNAP_CMD_SNAPSHOT_TAKE, 1, 1, 0, snapshot_reply },
+	{ "snapshot-destroy", "ID", "destroy the snapshot",
+	  run_snapshot, BLKSNAP_CMD_SNAPSHOT_DESTROY, 1, 1, 0, NULL },
 	{ "monitor", "[--count N] [--timeout SECONDS]",
 	  "print \"ready\", then one event=... line per event",
 	  run_monitor, 0, 0, 4, 0, NULL },
 	{ "raw", "CMD [--dump] [ATTR=TYPE:VALUE...]",
 	  "send any request; print ok, or messages=N for a dump.  CMD and\n"
 	  "\tATTR are names or numbers; TYPE is u8 u16 u32 u64 str bin (hex) flag\n"
-	  "\tor nest, e.g. range=nest:start=u64:0,count=u64:8",
+	  "\tor nest, e.g. range=nest:start=u64:0,count=u64:8 or\n"
+	  "\tstorage-range=nest:dev-path=str:/dev/vdb,start=u64:0,count=u64:128",
 	  run_raw, 0, 1, INT_MAX, 0, raw_count },
 };
 
@@ -1129,6 +1602,11 @@ static void help(void)
 		       commands[i].args, commands[i].help);
 	printf("\nTrackers print as: dev=MAJ:MIN block_size=N block_count=N capacity=N "
 	       "generation=UUID snap=N\n"
+	       "Snapshots print as: snapshot=UUID state=created|taken|corrupted chunk_size=N\n"
+	       "  low_free=N storage_total=N storage_used=N error=N (sizes in sectors but the\n"
+	       "  chunk size, in bytes), then per device: device dev=MAJ:MIN [snap=N]\n"
+	       "  [generation=UUID] [error=N] [image=NAME] [image_dev=MAJ:MIN].\n"
+	       "ID is the snapshot's UUID.\n"
 	       "Errors go to stderr as \"error: ENAME (description): message\"; the exit\n"
 	       "status is the errno: 0 on success, %d on a usage error.\n", EXIT_USAGE);
 }

@@ -4,10 +4,10 @@
  *
  * The bio path only tests a bit per chunk: a write to chunks already in
  * the difference storage passes.  Any other write is deferred to
- * pending_work, which starts the copy of the first chunk it needs and
- * parks it on that chunk; each finished copy sends its writes back to be
- * considered again, and a write goes to the device once every chunk it
- * touches is copied.  Copies run on the copy workqueue, whose limited
+ * pending_work, which starts the copies of the chunks it needs and parks
+ * it on the first one not done; each finished copy sends its writes back
+ * to be considered again, and a write goes to the device once every chunk
+ * it touches is copied.  Copies run on the copy workqueue, whose limited
  * concurrency and buffer pool bound the memory in use; writers that get
  * too far ahead are throttled.
  *
@@ -317,15 +317,15 @@ static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
 
 /*
  * Consider one deferred write: submit it if every chunk it touches is
- * copied (or the snapshot is corrupted), else park it on the first chunk
- * that is not and make sure that one is being copied.
+ * copied (or the snapshot is corrupted), else start the copies it needs
+ * and park it on the first chunk that is not settled.
  */
 static void diff_area_consider(struct diff_area *da, struct bio *bio)
 {
 	sector_t sector = diff_area_bio_sector(da, bio);
 	sector_t end = min(bio_end_sector(bio) + (sector - bio->bi_iter.bi_sector),
 			   da->capacity);
-	unsigned long index, last;
+	unsigned long index, first, last;
 	struct chunk *chunk;
 
 	if (sector >= end || READ_ONCE(da->error))
@@ -337,21 +337,31 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 	if (index > last)
 		goto submit;
 
+	first = index;
 	xa_lock_irq(&da->chunks);
-	chunk = __diff_area_chunk(da, index);
-	if (IS_ERR(chunk)) {
-		xa_unlock_irq(&da->chunks);
-		snapshot_set_error(da->snapshot, da, PTR_ERR(chunk));
-		goto submit;
+	/* Start the copy of every chunk the write needs, so they overlap. */
+	for (; index <= last; index++) {
+		if (test_bit(index, da->copied))
+			continue;
+		chunk = __diff_area_chunk(da, index);
+		if (IS_ERR(chunk)) {
+			xa_unlock_irq(&da->chunks);
+			snapshot_set_error(da->snapshot, da, PTR_ERR(chunk));
+			goto submit;
+		}
+		if (chunk->state == CHUNK_NEW)
+			__diff_area_start_copy(da, chunk);
 	}
-	if (chunk->state == CHUNK_NEW)
-		__diff_area_start_copy(da, chunk);
-	if (chunk->state == CHUNK_COPYING || chunk->readers) {
-		bio_list_add(&chunk->waiting, bio);
-		xa_unlock_irq(&da->chunks);
-		return;
+	/* Wait on the first that is not settled (the lock was not dropped). */
+	for (index = first; index <= last; index++) {
+		chunk = xa_load(&da->chunks, index);
+		if (chunk && (chunk->state == CHUNK_COPYING || chunk->readers)) {
+			bio_list_add(&chunk->waiting, bio);
+			xa_unlock_irq(&da->chunks);
+			return;
+		}
 	}
-	/* Copied (or failed) in the meantime: look again. */
+	/* Everything copied (or failed) in the meantime: look again. */
 	xa_unlock_irq(&da->chunks);
 	diff_area_requeue(da, &(struct bio_list){ .head = bio, .tail = bio });
 	return;

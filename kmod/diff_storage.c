@@ -149,14 +149,14 @@ static bool diff_storage_overlap(const struct diff_storage_range *a,
  * @ds: the storage
  * @ranges: a list of new ranges (linked by &diff_storage_range.link);
  *	emptied on success
- * @low: set if free space is still under the threshold afterwards
+ *
+ * Free space may still be low afterwards: diff_storage_claim_low() tells.
  *
  * Context: process context, may sleep.
  * Return: 0, or -EBUSY if a block range overlaps another one of this
  * request or of any snapshot; then nothing was added.
  */
-int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
-			bool *low)
+int diff_storage_append(struct diff_storage *ds, struct list_head *ranges)
 {
 	struct diff_storage_range *range, *other;
 	sector_t added = 0;
@@ -185,9 +185,6 @@ int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
 	list_splice_tail_init(ranges, &ds->ranges);
 	ds->total += added;
 	ds->low_notified = false;
-	*low = ds->total - ds->used < ds->low_free;
-	if (*low)
-		ds->low_notified = true;
 	spin_unlock_irqrestore(&ds->lock, flags);
 	return 0;
 
@@ -242,18 +239,22 @@ int diff_storage_alloc(struct diff_storage *ds, sector_t count,
 						 struct diff_storage_range, link);
 		ds->cur_used = 0;
 	}
-	while (range && range->count - ds->cur_used < count) {
+	/*
+	 * Move on while the range is too short; the rest of a range left
+	 * behind counts as used.  The last range stays current when it is
+	 * full, so that an append later continues after it.
+	 */
+	while (range && range->count - ds->cur_used < count &&
+	       !list_is_last(&range->link, &ds->ranges)) {
 		ds->used += range->count - ds->cur_used;
-		range = list_is_last(&range->link, &ds->ranges) ? NULL :
-			list_next_entry(range, link);
+		range = list_next_entry(range, link);
 		ds->cur_used = 0;
-		ds->cur = range;
 	}
-	if (!range) {
+	ds->cur = range;
+	if (!range || range->count - ds->cur_used < count) {
 		ret = -ENOSPC;
 		goto out;
 	}
-	ds->cur = range;
 	region->range = range;
 	region->sector = range->start + ds->cur_used;
 	region->count = count;
@@ -266,6 +267,29 @@ int diff_storage_alloc(struct diff_storage *ds, sector_t count,
 out:
 	spin_unlock_irqrestore(&ds->lock, flags);
 	return ret;
+}
+
+/**
+ * diff_storage_claim_low() - whether to ask for more storage now
+ * @ds: the storage
+ *
+ * True, once per append, when free space is under the threshold: the
+ * caller then sends the low space event.
+ *
+ * Context: any.
+ */
+bool diff_storage_claim_low(struct diff_storage *ds)
+{
+	unsigned long flags;
+	bool low = false;
+
+	spin_lock_irqsave(&ds->lock, flags);
+	if (ds->total - ds->used < ds->low_free && !ds->low_notified) {
+		ds->low_notified = true;
+		low = true;
+	}
+	spin_unlock_irqrestore(&ds->lock, flags);
+	return low;
 }
 
 /**

@@ -73,8 +73,8 @@ struct diff_storage_range *diff_storage_range_bdev(dev_t dev, sector_t start,
 struct diff_storage_range *diff_storage_range_file(struct file *file,
 						   sector_t limit);
 void diff_storage_range_free(struct diff_storage_range *range);
-int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
-			bool *low);
+int diff_storage_append(struct diff_storage *ds, struct list_head *ranges);
+bool diff_storage_claim_low(struct diff_storage *ds);
 int diff_storage_alloc(struct diff_storage *ds, sector_t count,
 		       struct diff_region *region, bool *low);
 void diff_storage_usage(struct diff_storage *ds, sector_t *total,

@@ -515,7 +515,6 @@ int snapshot_append_storage(const uuid_t *id, struct list_head *ranges,
 {
 	struct diff_storage_range *range;
 	struct snapshot *snapshot;
-	bool low = false;
 	int ret = 0, i = 0;
 
 	*bad = -1;
@@ -542,10 +541,11 @@ int snapshot_append_storage(const uuid_t *id, struct list_head *ranges,
 		}
 	}
 	*bad = -1;
-	ret = diff_storage_append(&snapshot->storage, ranges, &low);
+	ret = diff_storage_append(&snapshot->storage, ranges);
 	if (ret)
 		goto out;
-	if (low && snapshot->taken)
+	/* Still low after the growth: ask again (before the take: at it). */
+	if (snapshot->taken && diff_storage_claim_low(&snapshot->storage))
 		snapshot_low_space(snapshot);
 	blksnap_nl_notify_snapshot(BLKSNAP_CMD_SNAPSHOT_CHANGE_NTF, snapshot);
 out:
@@ -680,6 +680,8 @@ int snapshot_take(const uuid_t *id)
 		blksnap_nl_notify_tracker_change(sd->dev, &info);
 	}
 	blksnap_nl_notify_snapshot(BLKSNAP_CMD_SNAPSHOT_CHANGE_NTF, snapshot);
+	if (diff_storage_claim_low(&snapshot->storage))
+		snapshot_low_space(snapshot);
 	snapshot_unlock();
 	pr_info("snapshot %pUb taken\n", id);
 	return 0;

@@ -4,7 +4,8 @@
 #
 # After the take, a REQ_NOWAIT write (pwritev2 with RWF_NOWAIT) to a chunk
 # that still has to be copied fails with EAGAIN and changes nothing, and
-# passes once the chunk is copied; writers far ahead of the copies are
+# passes once the chunk is copied; concurrent writes to one chunk copy it
+# once; writers far ahead of the copies are
 # throttled: the writes waiting for copies and the copy buffers stay within
 # the module's limits, and the image does not change.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
@@ -40,6 +41,14 @@ xfs_io -d -c "pwrite -S 0x5a 0 4096" "$DISK1" >/dev/null
 out=$(xfs_io -d -c "pwrite -N -V 1 -S 0xa5 4096 4096" "$DISK1" 2>&1)
 assert_match "nowait write to a copied chunk" "wrote 4096/4096" "$out"
 assert_eq "no new refusal" 1 "$(counter nowait_refused)"
+
+step "eight writers racing on one chunk: it is copied once"
+copied=$(counter chunks_copied)
+for i in 1 2 3 4 5 6 7 8; do
+	xfs_io -d -c "pwrite -S 0x$i$i $((640 * 1024 + i * 4096)) 4096" "$DISK1" >/dev/null &
+done
+wait
+assert_eq "copies of chunk 10" $((copied + 1)) "$(counter chunks_copied)"
 
 step "256 writes in flight against 16 allowed to wait: writers are throttled"
 ( max_d=0 max_b=0

@@ -84,6 +84,31 @@ static sector_t diff_area_bio_sector(struct diff_area *da, struct bio *bio)
 	return sector;
 }
 
+/*
+ * The chunks a write touches, in the diff area's device: true, with the
+ * first one not copied yet in *@first and the last one in *@last, if the
+ * write must wait; false if it may pass (all copied, past the end, or the
+ * snapshot corrupted).  Lock-free: reads the copied bits only.
+ */
+static bool diff_area_needs_copy(struct diff_area *da, struct bio *bio,
+				 unsigned long *first, unsigned long *last)
+{
+	sector_t sector = diff_area_bio_sector(da, bio);
+	sector_t end = min(sector + bio_sectors(bio), da->capacity);
+	unsigned long index;
+
+	if (sector >= end || READ_ONCE(da->error))
+		return false;
+	*last = (end - 1) >> da->chunk_shift;
+	for (index = sector >> da->chunk_shift; index <= *last; index++) {
+		if (!test_bit(index, da->copied)) {
+			*first = index;
+			return true;
+		}
+	}
+	return false;
+}
+
 static void diff_area_free_work(struct work_struct *work)
 {
 	struct diff_area *da = container_of(work, struct diff_area, free_work);
@@ -322,25 +347,15 @@ static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
  */
 static void diff_area_consider(struct diff_area *da, struct bio *bio)
 {
-	sector_t sector = diff_area_bio_sector(da, bio);
-	sector_t end = min(bio_end_sector(bio) + (sector - bio->bi_iter.bi_sector),
-			   da->capacity);
 	unsigned long index, first, last;
 	struct chunk *chunk;
 
-	if (sector >= end || READ_ONCE(da->error))
-		goto submit;
-	last = (end - 1) >> da->chunk_shift;
-	for (index = sector >> da->chunk_shift; index <= last; index++)
-		if (!test_bit(index, da->copied))
-			break;
-	if (index > last)
+	if (!diff_area_needs_copy(da, bio, &first, &last))
 		goto submit;
 
-	first = index;
 	xa_lock_irq(&da->chunks);
 	/* Start the copy of every chunk the write needs, so they overlap. */
-	for (; index <= last; index++) {
+	for (index = first; index <= last; index++) {
 		if (test_bit(index, da->copied))
 			continue;
 		chunk = __diff_area_chunk(da, index);
@@ -414,17 +429,9 @@ static bool diff_area_below_limit(struct diff_area *da)
  */
 bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 {
-	sector_t sector = diff_area_bio_sector(da, bio);
-	sector_t end = min(sector + bio_sectors(bio), da->capacity);
-	unsigned long index, last, flags;
+	unsigned long first, last, flags;
 
-	if (sector >= end || READ_ONCE(da->error))
-		return false;
-	last = (end - 1) >> da->chunk_shift;
-	for (index = sector >> da->chunk_shift; index <= last; index++)
-		if (!test_bit(index, da->copied))
-			break;
-	if (index > last)
+	if (!diff_area_needs_copy(da, bio, &first, &last))
 		return false;
 
 	if (bio->bi_opf & REQ_NOWAIT) {

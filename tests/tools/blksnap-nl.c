@@ -29,6 +29,8 @@
 #include <linux/netlink.h>
 #include <linux/blksnap.h>
 
+#include "util.h"
+
 #ifndef BLKSNAP_NL_VERSION
 #define BLKSNAP_NL_VERSION "unknown"
 #endif
@@ -43,27 +45,6 @@
 #define MONITOR_RCVBUF	(1 << 20)
 #define UUID_STR_LEN	37
 
-#define ELEMENTSOF(a)	(sizeof(a) / sizeof((a)[0]))
-#define _cleanup_(f)	__attribute__((cleanup(f)))
-#define _printf_(a, b)	__attribute__((format(printf, a, b)))
-#define _unused_	__attribute__((unused))
-
-static inline void freep(void *p)
-{
-	free(*(void **)p);
-}
-
-static inline void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-static inline void fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
 
 /* Take ownership of *p, leaving NULL for its cleanup handler. */
 static inline void *take_ptr(void *p)

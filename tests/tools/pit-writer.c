@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define PIT_BLOCK_SIZE		4096u
 #define PIT_SECTOR_SIZE		512u
 #define SECTORS_PER_BLOCK	(PIT_BLOCK_SIZE / PIT_SECTOR_SIZE)
@@ -65,26 +67,6 @@
 
 #define EXIT_USAGE		2
 
-#define ELEMENTSOF(a)	(sizeof(a) / sizeof((a)[0]))
-#define _cleanup_(f)	__attribute__((cleanup(f)))
-#define _printf_(a, b)	__attribute__((format(printf, a, b)))
-
-static inline void freep(void *p)
-{
-	free(*(void **)p);
-}
-
-static inline void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-static inline void fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
 
 /* Report a failure on stderr, with strerror(-r) if r < 0; return r or -EIO. */
 static _printf_(2, 3) int log_error(int r, const char *fmt, ...)

@@ -294,7 +294,7 @@ static void diff_area_copy_work(struct work_struct *work)
 
 	noio = memalloc_noio_save();
 	buf = snapshot_buffer_alloc(snapshot);
-	ret = READ_ONCE(da->error);
+	ret = -READ_ONCE(da->error);
 	if (!ret)
 		ret = diff_io_bdev(da->orig, REQ_OP_READ,
 				   (sector_t)chunk->index << da->chunk_shift,
@@ -309,7 +309,7 @@ static void diff_area_copy_work(struct work_struct *work)
 
 	if (low)
 		snapshot_low_space(snapshot);
-	if (ret) {
+	if (ret && !READ_ONCE(da->error)) {
 		pr_err_ratelimited("cannot copy chunk %lu: %d\n",
 				   chunk->index, ret);
 		snapshot_set_error(snapshot, da, ret);

@@ -338,31 +338,37 @@ static struct page *diff_io_page(void *addr)
 int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
 		 void *buf, sector_t count)
 {
-	unsigned int len = count << SECTOR_SHIFT;
-	DECLARE_COMPLETION_ONSTACK(done);
-	unsigned int nr_pages, off, n;
+	size_t len = (size_t)count << SECTOR_SHIFT, done, off;
 	blk_opf_t opf = op;
-	struct bio *bio;
-	int ret;
+	unsigned int n;
+	int ret = 0;
 
 	if (op == REQ_OP_WRITE)
 		opf |= REQ_SYNC | REQ_FUA;
-	nr_pages = DIV_ROUND_UP(len, PAGE_SIZE);
-	bio = bio_alloc(bdev, nr_pages, opf, GFP_NOIO);
-	bio->bi_iter.bi_sector = sector;
-	for (off = 0; off < len; off += n) {
-		n = min_t(unsigned int, len - off, PAGE_SIZE);
-		if (bio_add_page(bio, diff_io_page(buf + off), n, 0) != n) {
-			bio_put(bio);
-			return -EIO;
+	/* One bio holds BIO_MAX_VECS pages; a larger chunk takes several. */
+	for (done = 0; !ret && done < len; done = off) {
+		DECLARE_COMPLETION_ONSTACK(wait);
+		size_t part = min_t(size_t, len - done,
+				    (size_t)BIO_MAX_VECS << PAGE_SHIFT);
+		struct bio *bio;
+
+		bio = bio_alloc(bdev, DIV_ROUND_UP(part, PAGE_SIZE), opf,
+				GFP_NOIO);
+		bio->bi_iter.bi_sector = sector + (done >> SECTOR_SHIFT);
+		for (off = done; off < done + part; off += n) {
+			n = min_t(size_t, done + part - off, PAGE_SIZE);
+			if (bio_add_page(bio, diff_io_page(buf + off), n, 0) != n) {
+				bio_put(bio);
+				return -EIO;
+			}
 		}
+		bio->bi_private = &wait;
+		bio->bi_end_io = diff_io_end;
+		submit_bio_noacct(bio);
+		wait_for_completion_io(&wait);
+		ret = blk_status_to_errno(bio->bi_status);
+		bio_put(bio);
 	}
-	bio->bi_private = &done;
-	bio->bi_end_io = diff_io_end;
-	submit_bio_noacct(bio);
-	wait_for_completion_io(&done);
-	ret = blk_status_to_errno(bio->bi_status);
-	bio_put(bio);
 	return ret;
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The VM harness gives a case its scratch disks in --disk order, empty, at
-# their sizes and working; a read-only root; writable /tmp and $RESULTS; and
-# the repository as the working directory.
+# their sizes and working; a read-only root; writable /tmp and $RESULTS; the
+# host's source and build directories at their own paths; and the repository
+# as the working directory.
 # disks: 64M 32M
 # timeout: 120
 set -eu
@@ -37,6 +38,10 @@ done
 
 # The environment.
 [ "$(pwd -P)" = "$BLKSNAP_SRC" ] || fail "cwd $(pwd -P) is not BLKSNAP_SRC=$BLKSNAP_SRC"
+# The source and build directories are the host's, at their own paths (even
+# when they are under /tmp, which is the VM's own tmpfs).
+[ -f "$BLKSNAP_SRC/tests/vm/run-vm" ] || fail "no $BLKSNAP_SRC/tests/vm/run-vm in the VM"
+[ -d "$BLKSNAP_BUILD/vm" ] || fail "no $BLKSNAP_BUILD/vm (run-vm's files) in the VM"
 [ "$(id -u)" = 0 ] || fail "not root"
 [ "$(uname -r)" = "$BLKSNAP_KVER" ] || fail "running $(uname -r), not BLKSNAP_KVER=$BLKSNAP_KVER"
 [ -d /sys/kernel/tracing/events ] || fail "no tracefs"

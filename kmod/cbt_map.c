@@ -198,15 +198,38 @@ void cbt_map_read(struct cbt_map *cbt_map, u64 offset, u8 *buf, size_t len,
 }
 
 /**
- * cbt_map_freeze() - copy the map for a snapshot and advance the snap number
+ * cbt_map_advance() - start marking changes with the next snap number
  * @cbt_map: the map; its snap number is below 255 (the caller resets a
  *	map about to wrap)
+ *
+ * The take calls it just before it switches the device to copy-on-write:
+ * a write that is copied marks the new number (see &struct tracker_state).
+ *
+ * Context: any, does not sleep.
+ */
+void cbt_map_advance(struct cbt_map *cbt_map)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cbt_map->lock, flags);
+	if (!WARN_ON(cbt_map->snap_number == U8_MAX))
+		cbt_map->snap_number++;
+	spin_unlock_irqrestore(&cbt_map->lock, flags);
+}
+
+/**
+ * cbt_map_freeze() - copy the map for a snapshot
+ * @cbt_map: the map, advanced by cbt_map_advance() since the last freeze
  * @copy: a buffer of the map's block count
  * @info: filled with the metadata of the copy: the snap number the
- *	snapshot froze
+ *	snapshot froze (the one before the current)
  *
- * Writes after this mark blocks with the next snap number, so a backup of
- * the snapshot reads @copy, and the next one knows what changed since.
+ * The take calls it once the writes from before its switch have
+ * completed, so @copy holds every change the snapshot's image holds; a
+ * block already marked with the current number (written since the switch,
+ * or just before it, and then in the image too) is copied as the frozen
+ * number: changed up to the snapshot.  A backup of the snapshot reads
+ * @copy, and the next one knows what changed since.
  *
  * Context: any, does not sleep; holds the lock while copying.
  */
@@ -214,15 +237,20 @@ void cbt_map_freeze(struct cbt_map *cbt_map, u8 *copy,
 		    struct cbt_map_info *info)
 {
 	unsigned long flags;
+	u8 frozen;
+	u64 i;
 
 	info->block_size = 1U << cbt_map->block_shift;
 	info->block_count = cbt_map->block_count;
 	info->capacity = cbt_map->capacity;
 	spin_lock_irqsave(&cbt_map->lock, flags);
 	memcpy(copy, cbt_map->map, cbt_map->block_count);
-	info->snap_number = cbt_map->snap_number;
+	frozen = max_t(u8, cbt_map->snap_number - 1, 1);
 	uuid_copy(&info->generation_id, &cbt_map->generation_id);
-	if (cbt_map->snap_number < U8_MAX)
-		cbt_map->snap_number++;
 	spin_unlock_irqrestore(&cbt_map->lock, flags);
+
+	info->snap_number = frozen;
+	for (i = 0; i < info->block_count; i++)
+		if (copy[i] > frozen)
+			copy[i] = frozen;
 }

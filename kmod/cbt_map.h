@@ -59,6 +59,7 @@ u32 cbt_map_default_block_size(sector_t capacity);
 void cbt_map_mark(struct cbt_map *cbt_map, sector_t sector, sector_t count);
 int cbt_map_reset(struct cbt_map *cbt_map);
 void cbt_map_get_info(struct cbt_map *cbt_map, struct cbt_map_info *info);
+void cbt_map_advance(struct cbt_map *cbt_map);
 void cbt_map_freeze(struct cbt_map *cbt_map, u8 *copy,
 		    struct cbt_map_info *info);
 void cbt_map_read(struct cbt_map *cbt_map, u64 offset, u8 *buf, size_t len,

@@ -27,6 +27,7 @@
 #include "diff_area.h"
 #include "snapshot.h"
 #include "stats.h"
+#include "tracker.h"
 
 static unsigned int cow_max_pending = 256;
 module_param_named(cow_max_pending, cow_max_pending, uint, 0444);
@@ -38,32 +39,42 @@ module_param_named(cow_max_copies, cow_max_copies, uint, 0444);
 MODULE_PARM_DESC(cow_max_copies,
 		 "Chunk copies running at once, each with a chunk-sized buffer (default 8)");
 
-/* Copies of chunks; max_active bounds the buffers in use. */
-static struct workqueue_struct *cow_wq;
-
 /**
- * diff_area_init() - create the copy workqueue
+ * diff_area_init() - check the parameters
  *
- * Context: module init, may sleep.
- * Return: 0 or -ENOMEM.
+ * Context: module init.
+ * Return: 0.
  */
 int diff_area_init(void)
 {
 	cow_max_copies = clamp(cow_max_copies, 1U, 256U);
 	cow_max_pending = max(cow_max_pending, 1U);
-	cow_wq = alloc_workqueue("blksnap-cow", WQ_UNBOUND | WQ_MEM_RECLAIM,
-				 cow_max_copies);
-	return cow_wq ? 0 : -ENOMEM;
+	return 0;
 }
 
 /**
- * diff_area_exit() - wait for every copy and free, destroy the workqueue
+ * diff_area_exit() - nothing left to do: every snapshot is gone
  *
- * Context: module exit, may sleep.
+ * Context: module exit.
  */
 void diff_area_exit(void)
 {
-	destroy_workqueue(cow_wq);
+}
+
+/**
+ * diff_area_alloc_wq() - the copy workqueue of a snapshot
+ *
+ * Each snapshot has its own, so that its copies never wait behind those
+ * of another (whose storage may be a file on one of its devices); its
+ * max_active bounds the snapshot's copies in flight.
+ *
+ * Context: process context, may sleep.
+ * Return: the workqueue or NULL.
+ */
+struct workqueue_struct *diff_area_alloc_wq(void)
+{
+	return alloc_workqueue("blksnap-cow", WQ_UNBOUND | WQ_MEM_RECLAIM,
+			       cow_max_copies);
 }
 
 static sector_t diff_area_chunk_sectors(struct diff_area *da,
@@ -77,7 +88,7 @@ static sector_t diff_area_chunk_sectors(struct diff_area *da,
 /* The bio's first sector in the diff area's device. */
 static sector_t diff_area_bio_sector(struct diff_area *da, struct bio *bio)
 {
-	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t sector = tracker_bio_sector(bio);
 
 	if (bio->bi_bdev != da->orig)
 		sector += bio->bi_bdev->bd_start_sect;
@@ -85,10 +96,20 @@ static sector_t diff_area_bio_sector(struct diff_area *da, struct bio *bio)
 }
 
 /*
+ * Copy-on-write is over: the snapshot is corrupted (for any of its
+ * devices) or being destroyed.  Every write passes.
+ */
+static bool diff_area_passes(struct diff_area *da)
+{
+	return READ_ONCE(da->stopped) || READ_ONCE(da->error) ||
+	       READ_ONCE(da->snapshot->error);
+}
+
+/*
  * The chunks a write touches, in the diff area's device: true, with the
  * first one not copied yet in *@first and the last one in *@last, if the
- * write must wait; false if it may pass (all copied, past the end, or the
- * snapshot corrupted).  Lock-free: reads the copied bits only.
+ * write must wait; false if it may pass (all copied, past the end, or
+ * copy-on-write over).  Lock-free: reads the copied bits only.
  */
 static bool diff_area_needs_copy(struct diff_area *da, struct bio *bio,
 				 unsigned long *first, unsigned long *last)
@@ -97,7 +118,7 @@ static bool diff_area_needs_copy(struct diff_area *da, struct bio *bio,
 	sector_t end = min(sector + bio_sectors(bio), da->capacity);
 	unsigned long index;
 
-	if (sector >= end || READ_ONCE(da->error))
+	if (sector >= end || diff_area_passes(da))
 		return false;
 	*last = (end - 1) >> da->chunk_shift;
 	for (index = sector >> da->chunk_shift; index <= *last; index++) {
@@ -247,6 +268,17 @@ static void __diff_area_chunk_drop(struct diff_area *da, struct chunk *chunk)
 	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 }
 
+/* Consider the pending bios, once copies may run.  pending_lock held. */
+static void __diff_area_kick(struct diff_area *da)
+{
+	lockdep_assert_held(&da->pending_lock);
+	if (!da->open || bio_list_empty(&da->pending))
+		return;
+	diff_area_get(da);
+	if (!queue_work(da->snapshot->cow_wq, &da->pending_work))
+		diff_area_put(da);
+}
+
 static void diff_area_requeue(struct diff_area *da, struct bio_list *bios)
 {
 	unsigned long flags;
@@ -255,10 +287,29 @@ static void diff_area_requeue(struct diff_area *da, struct bio_list *bios)
 		return;
 	spin_lock_irqsave(&da->pending_lock, flags);
 	bio_list_merge(&da->pending, bios);
+	__diff_area_kick(da);
 	spin_unlock_irqrestore(&da->pending_lock, flags);
-	diff_area_get(da);
-	if (!queue_work(cow_wq, &da->pending_work))
-		diff_area_put(da);
+}
+
+/**
+ * diff_area_open() - let the copies begin
+ * @da: the diff area
+ *
+ * The take calls it once every write that passed the filter before the
+ * switch has completed: a copy started earlier could read a chunk before
+ * such a write lands, and the image would hold half of it.  The writes
+ * deferred meanwhile are considered now.
+ *
+ * Context: any.
+ */
+void diff_area_open(struct diff_area *da)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&da->pending_lock, flags);
+	da->open = true;
+	__diff_area_kick(da);
+	spin_unlock_irqrestore(&da->pending_lock, flags);
 }
 
 /*
@@ -294,7 +345,7 @@ static void diff_area_copy_work(struct work_struct *work)
 
 	noio = memalloc_noio_save();
 	buf = snapshot_buffer_alloc(snapshot);
-	ret = -READ_ONCE(da->error);
+	ret = diff_area_passes(da) ? -ESHUTDOWN : 0;
 	if (!ret)
 		ret = diff_io_bdev(da->orig, REQ_OP_READ,
 				   (sector_t)chunk->index << da->chunk_shift,
@@ -309,7 +360,7 @@ static void diff_area_copy_work(struct work_struct *work)
 
 	if (low)
 		snapshot_low_space(snapshot);
-	if (ret && !READ_ONCE(da->error)) {
+	if (ret && !diff_area_passes(da)) {
 		pr_err_ratelimited("cannot copy chunk %lu: %d\n",
 				   chunk->index, ret);
 		snapshot_set_error(snapshot, da, ret);
@@ -337,7 +388,7 @@ static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
 	chunk->state = CHUNK_COPYING;
 	INIT_WORK(&chunk->work, diff_area_copy_work);
 	diff_area_get(da);
-	queue_work(cow_wq, &chunk->work);
+	queue_work(da->snapshot->cow_wq, &chunk->work);
 }
 
 /*
@@ -409,7 +460,7 @@ static void diff_area_pending_work(struct work_struct *work)
 static bool diff_area_below_limit(struct diff_area *da)
 {
 	return atomic_read(&da->pending_count) < cow_max_pending ||
-	       READ_ONCE(da->error);
+	       diff_area_passes(da);
 }
 
 /**
@@ -420,10 +471,12 @@ static bool diff_area_below_limit(struct diff_area *da)
  * Writes that touch only copied chunks pass.  Others are deferred until
  * the chunks are copied; a REQ_NOWAIT write that would have to wait ends
  * with -EAGAIN instead.  A submitter that may sleep is throttled while too
- * many writes of the device wait.
+ * many writes of the device wait, unless it is inside another submission
+ * (current->bio_list: the bios it queued there cannot go on while it
+ * sleeps, and a take may be waiting for them).
  *
  * Context: bio submission path.  Sleeps only to throttle, and only in
- * task context without REQ_NOWAIT.
+ * task context without REQ_NOWAIT, outside a stacked submission.
  * Return: true if the bio was taken over (deferred or ended), false if
  * the caller submits it.
  */
@@ -439,20 +492,42 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 		bio_wouldblock_error(bio);
 		return true;
 	}
-	if (in_task() && atomic_read(&da->pending_count) >= cow_max_pending) {
+	if (in_task() && !current->bio_list &&
+	    atomic_read(&da->pending_count) >= cow_max_pending) {
 		blksnap_count(BLKSNAP_COUNTER_THROTTLED);
 		wait_event(da->wq, diff_area_below_limit(da));
+		/* Copy-on-write may have ended, or the chunks been copied. */
+		if (!diff_area_needs_copy(da, bio, &first, &last))
+			return false;
 	}
 
 	atomic_inc(&da->pending_count);
 	blksnap_stat_add(BLKSNAP_STAT_DEFERRED_BIOS, 1);
 	spin_lock_irqsave(&da->pending_lock, flags);
 	bio_list_add(&da->pending, bio);
+	__diff_area_kick(da);
 	spin_unlock_irqrestore(&da->pending_lock, flags);
-	diff_area_get(da);
-	if (!queue_work(cow_wq, &da->pending_work))
-		diff_area_put(da);
 	return true;
+}
+
+/* Copy-on-write is over: the waiting writes go to the device. */
+static void diff_area_release_waiting(struct diff_area *da)
+{
+	struct bio_list release = BIO_EMPTY_LIST;
+	struct chunk *chunk;
+	unsigned long index, flags;
+
+	spin_lock_irqsave(&da->pending_lock, flags);
+	da->open = true;
+	spin_unlock_irqrestore(&da->pending_lock, flags);
+	xa_lock_irq(&da->chunks);
+	xa_for_each(&da->chunks, index, chunk) {
+		bio_list_merge(&release, &chunk->waiting);
+		bio_list_init(&chunk->waiting);
+	}
+	xa_unlock_irq(&da->chunks);
+	wake_up_all(&da->wq);
+	diff_area_requeue(da, &release);
 }
 
 /**
@@ -466,19 +541,25 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
  */
 void diff_area_set_error(struct diff_area *da, int error)
 {
-	struct bio_list release = BIO_EMPTY_LIST;
-	struct chunk *chunk;
-	unsigned long index;
-
 	WRITE_ONCE(da->error, error);
-	xa_lock_irq(&da->chunks);
-	xa_for_each(&da->chunks, index, chunk) {
-		bio_list_merge(&release, &chunk->waiting);
-		bio_list_init(&chunk->waiting);
-	}
-	xa_unlock_irq(&da->chunks);
-	wake_up_all(&da->wq);
-	diff_area_requeue(da, &release);
+	diff_area_release_waiting(da);
+}
+
+/**
+ * diff_area_stop() - the snapshot is being destroyed: stop copying
+ * @da: the diff area
+ *
+ * No copy starts from now on, and the writes deferred or waiting go to
+ * the device without one.  Copies already running finish: the caller
+ * waits for them on the snapshot's copy workqueue before it releases the
+ * storage.
+ *
+ * Context: process context.
+ */
+void diff_area_stop(struct diff_area *da)
+{
+	WRITE_ONCE(da->stopped, true);
+	diff_area_release_waiting(da);
 }
 
 /* Copy @bytes between the bio's data at @iter and @buf; advances @iter. */
@@ -541,7 +622,7 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 
 static bool diff_area_copy_done(struct diff_area *da, struct chunk *chunk)
 {
-	return READ_ONCE(chunk->state) != CHUNK_COPYING || READ_ONCE(da->error);
+	return READ_ONCE(chunk->state) != CHUNK_COPYING || diff_area_passes(da);
 }
 
 /* Write part of a chunk of the image: copy the chunk first, then store. */
@@ -553,7 +634,7 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 	int ret;
 
 	for (;;) {
-		if (READ_ONCE(da->error))
+		if (diff_area_passes(da))
 			return -EIO;
 		xa_lock_irq(&da->chunks);
 		chunk = __diff_area_chunk(da, index);
@@ -609,7 +690,7 @@ int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf)
 	if (end > da->capacity)
 		return -EIO;
 	while (sector < end) {
-		if (READ_ONCE(da->error))
+		if (diff_area_passes(da))
 			return -EIO;
 		index = sector >> da->chunk_shift;
 		chunk_start = (sector_t)index << da->chunk_shift;

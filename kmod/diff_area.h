@@ -65,8 +65,12 @@ struct chunk {
  * @chunks: the chunks that are copied or in use, by index; its xa_lock
  *	protects the chunks' state
  * @wq: woken on every chunk state change and when the pending count falls
- * @pending_lock: protects @pending
+ * @pending_lock: protects @pending and @open
  * @pending: bios of the original to (re)consider, in arrival order
+ * @open: copies may run (the take has drained the writes from before it);
+ *	until then deferred bios only gather in @pending
+ * @stopped: the snapshot is being destroyed: every write passes, no copy
+ *	starts; set once, read with READ_ONCE
  * @pending_count: bios deferred and not yet submitted (throttling)
  * @pending_work: considers the @pending bios
  * @free_work: frees the diff area once the last reference is gone
@@ -85,6 +89,8 @@ struct diff_area {
 	wait_queue_head_t wq;
 	spinlock_t pending_lock; /* protects @pending */
 	struct bio_list pending;
+	bool open;
+	bool stopped;
 	atomic_t pending_count;
 	struct work_struct pending_work;
 	struct work_struct free_work;
@@ -101,6 +107,9 @@ struct diff_area *diff_area_create(struct snapshot *snapshot,
 void diff_area_put(struct diff_area *da);
 bool diff_area_get(struct diff_area *da);
 
+struct workqueue_struct *diff_area_alloc_wq(void);
+void diff_area_open(struct diff_area *da);
+void diff_area_stop(struct diff_area *da);
 bool diff_area_submit_bio(struct diff_area *da, struct bio *bio);
 void diff_area_set_error(struct diff_area *da, int error);
 int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf);

@@ -86,13 +86,20 @@ static sector_t diff_area_chunk_sectors(struct diff_area *da,
 }
 
 /* The bio's first sector in the diff area's device. */
-static sector_t diff_area_bio_sector(struct diff_area *da, struct bio *bio)
+/*
+ * The sectors a bio writes, in the diff area's device: [*@start, *@end),
+ * cut to the device.  The bio may be of the device, of its whole disk, or
+ * of a partition of it (the device being the whole disk).
+ */
+static void diff_area_bio_range(struct diff_area *da, struct bio *bio,
+				sector_t *start, sector_t *end)
 {
-	sector_t sector = tracker_bio_sector(bio);
+	sector_t first = tracker_bio_sector(bio) + bio->bi_bdev->bd_start_sect;
+	sector_t last = first + bio_sectors(bio);
+	sector_t base = da->orig->bd_start_sect;
 
-	if (bio->bi_bdev != da->orig)
-		sector += bio->bi_bdev->bd_start_sect;
-	return sector;
+	*start = first > base ? first - base : 0;
+	*end = last > base ? min(last - base, da->capacity) : 0;
 }
 
 /*
@@ -114,10 +121,10 @@ static bool diff_area_passes(struct diff_area *da)
 static bool diff_area_needs_copy(struct diff_area *da, struct bio *bio,
 				 unsigned long *first, unsigned long *last)
 {
-	sector_t sector = diff_area_bio_sector(da, bio);
-	sector_t end = min(sector + bio_sectors(bio), da->capacity);
+	sector_t sector, end;
 	unsigned long index;
 
+	diff_area_bio_range(da, bio, &sector, &end);
 	if (sector >= end || diff_area_passes(da))
 		return false;
 	*last = (end - 1) >> da->chunk_shift;

@@ -299,6 +299,34 @@ void snapshot_low_space(struct snapshot *snapshot)
 		snapshot_put(snapshot);
 }
 
+/**
+ * __snapshot_device_resized() - a device of the snapshot changed capacity
+ * @snapshot: the snapshot
+ * @tracker: the device's tracker
+ *
+ * Before the take, the snapshot takes the new capacity; after it, the
+ * image no longer matches the device: the snapshot is corrupted (ENXIO).
+ *
+ * Context: snapshot_lock() and tracker_lock() held.
+ */
+void __snapshot_device_resized(struct snapshot *snapshot,
+			       struct tracker *tracker)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&snapshot_mutex);
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct snapshot_dev *sd = &snapshot->devs[i];
+
+		if (sd->tracker != tracker)
+			continue;
+		if (sd->da)
+			snapshot_set_error(snapshot, sd->da, -ENXIO);
+		else
+			sd->capacity = bdev_nr_sectors(tracker->bdev.bdev);
+	}
+}
+
 /* A disk and one of its partitions cannot both be in snapshots. */
 static bool __snapshot_overlaps_disk(struct tracker *tracker,
 				     struct tracker **taken, unsigned int nr)
@@ -596,8 +624,8 @@ static int __snapshot_prepare(struct snapshot *snapshot)
 		struct block_device *bdev = sd->tracker->bdev.bdev;
 		struct diff_area *da;
 
-		sd->frozen_map = kvzalloc(sd->tracker->cbt_map->block_count,
-					  GFP_KERNEL);
+		sd->frozen.block_count = sd->tracker->cbt_map->block_count;
+		sd->frozen_map = kvzalloc(sd->frozen.block_count, GFP_KERNEL);
 		if (!sd->frozen_map)
 			return -ENOMEM;
 		da = diff_area_create(snapshot, bdev, sd->tracker->cbt_map,
@@ -715,7 +743,7 @@ int snapshot_take(const uuid_t *id)
 		struct snapshot_dev *sd = &snapshot->devs[i];
 
 		cbt_map_freeze(sd->tracker->cbt_map, sd->frozen_map,
-			       &sd->frozen);
+			       sd->frozen.block_count, &sd->frozen);
 	}
 	tracker_unlock();
 	for (i = 0; i < snapshot->nr_devs; i++)

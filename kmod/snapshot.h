@@ -109,6 +109,8 @@ void snapshot_buffer_free(struct snapshot *snapshot, void *buf);
 void snapshot_set_error(struct snapshot *snapshot, struct diff_area *da,
 			int error);
 void snapshot_low_space(struct snapshot *snapshot);
+void __snapshot_device_resized(struct snapshot *snapshot,
+			       struct tracker *tracker);
 
 u32 snapshot_default_chunk_size(void);
 sector_t snapshot_default_low_free(void);

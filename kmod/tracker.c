@@ -12,6 +12,8 @@
 #include <linux/slab.h>
 #include <linux/xarray.h>
 #include "diff_area.h"
+#include "genl.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "tracker.h"
 
@@ -24,8 +26,20 @@
 static DEFINE_XARRAY(trackers);
 static DEFINE_MUTEX(tracker_mutex);
 
-/* A write seen by at most two trackers: its device's and its disk's. */
-#define TRACKER_IO_STATES	2
+/*
+ * The whole disks that have tracked partitions: the disk's device number
+ * -> how many (an xarray value), so that a write through the whole disk
+ * is looked at for them.  Changed under tracker_mutex; read under RCU.
+ */
+static DEFINE_XARRAY(tracked_parts);
+
+/*
+ * The trackers whose states a write holds: its device's, its disk's, or
+ * the tracked partitions a write through the whole disk touches.  A write
+ * through the whole disk across more tracked partitions (a discard of the
+ * whole disk) is marked in all of them, but held only for the first ones.
+ */
+#define TRACKER_IO_STATES	4
 
 /**
  * struct tracker_io - a write of a tracked device, on its way
@@ -228,6 +242,49 @@ bool tracker_any(void)
 	return !xa_empty(&trackers);
 }
 
+static void tracker_resize_work(struct work_struct *work)
+{
+	struct tracker *tracker = container_of(work, struct tracker,
+					       resize_work);
+	struct cbt_map_info info;
+	sector_t capacity;
+	int ret;
+
+	snapshot_lock();
+	tracker_lock();
+	capacity = bdev_nr_sectors(tracker->bdev.bdev);
+	if (capacity == tracker->cbt_map->capacity || !capacity ||
+	    xa_load(&trackers, tracker->dev) != tracker)
+		goto out;
+	pr_warn("device %u:%u changed capacity from %llu to %llu sectors: new CBT generation\n",
+		MAJOR(tracker->dev), MINOR(tracker->dev),
+		(unsigned long long)tracker->cbt_map->capacity,
+		(unsigned long long)capacity);
+	if (tracker->snapshot)
+		__snapshot_device_resized(tracker->snapshot, tracker);
+	ret = cbt_map_resize(tracker->cbt_map, capacity);
+	if (ret) {
+		/* Still a new generation: the next backup is full. */
+		pr_err("cannot resize the CBT map of %u:%u: %d\n",
+		       MAJOR(tracker->dev), MINOR(tracker->dev), ret);
+		if (cbt_map_reset(tracker->cbt_map))
+			goto out;
+	}
+	cbt_map_get_info(tracker->cbt_map, &info);
+	blksnap_nl_notify_tracker_change(tracker->dev, &info);
+out:
+	tracker_unlock();
+	snapshot_unlock();
+}
+
+/* The device's capacity is not the map's: a new generation, soon. */
+static void tracker_check_capacity(struct tracker *tracker)
+{
+	if (unlikely(bdev_nr_sectors(tracker->bdev.bdev) !=
+		     READ_ONCE(tracker->cbt_map->capacity)))
+		queue_work(blksnap_wq, &tracker->resize_work);
+}
+
 static void tracker_free(struct tracker *tracker)
 {
 	tracker_state_destroy(rcu_dereference_protected(tracker->state, 1));
@@ -258,6 +315,7 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 	struct tracker_state *state;
 	struct tracker *tracker;
 	sector_t capacity;
+	dev_t whole;
 	int ret;
 
 	tracker_lock();
@@ -272,6 +330,7 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 		goto out_unlock;
 	}
 	tracker->dev = dev;
+	INIT_WORK(&tracker->resize_work, tracker_resize_work);
 
 	ret = blksnap_bdev_open(dev, false, &tracker->bdev);
 	if (ret)
@@ -294,6 +353,13 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 		goto out_free;
 	}
 	RCU_INIT_POINTER(tracker->state, state);
+	whole = bdev_whole(tracker->bdev.bdev)->bd_dev;
+	if (bdev_is_partition(tracker->bdev.bdev)) {
+		/* So that counting it below cannot fail. */
+		ret = xa_reserve(&tracked_parts, whole, GFP_KERNEL);
+		if (ret)
+			goto out_free;
+	}
 	if (!block_size)
 		block_size = cbt_map_default_block_size(capacity);
 	tracker->cbt_map = cbt_map_create(capacity, block_size);
@@ -305,7 +371,13 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 
 	ret = xa_insert(&trackers, dev, tracker, GFP_KERNEL);
 	if (ret)
-		goto out_free;
+		goto out_release;
+	if (bdev_is_partition(tracker->bdev.bdev)) {
+		void *n = xa_load(&tracked_parts, whole);
+
+		xa_store(&tracked_parts, whole,
+			 xa_mk_value(n ? xa_to_value(n) + 1 : 1), GFP_KERNEL);
+	}
 
 	__module_get(THIS_MODULE);
 	blksnap_stat_add(BLKSNAP_STAT_TRACKERS, 1);
@@ -315,6 +387,9 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 		MAJOR(dev), MINOR(dev), block_size);
 	return 0;
 
+out_release:
+	if (bdev_is_partition(tracker->bdev.bdev))
+		xa_release(&tracked_parts, whole);
 out_free:
 	tracker_free(tracker);
 out_unlock:
@@ -344,13 +419,26 @@ int tracker_detach(dev_t dev)
 		tracker_unlock();
 		return -EBUSY;
 	}
-	if (tracker)
+	if (tracker) {
 		xa_erase(&trackers, dev);
+		if (bdev_is_partition(tracker->bdev.bdev)) {
+			dev_t whole = bdev_whole(tracker->bdev.bdev)->bd_dev;
+			unsigned long n = xa_to_value(xa_load(&tracked_parts,
+							       whole));
+
+			if (n > 1)
+				xa_store(&tracked_parts, whole,
+					 xa_mk_value(n - 1), GFP_KERNEL);
+			else
+				xa_erase(&tracked_parts, whole);
+		}
+	}
 	tracker_unlock();
 	if (!tracker)
 		return -ENOENT;
 
 	synchronize_rcu();
+	cancel_work_sync(&tracker->resize_work);
 	/* Unreachable now: the writes it holds only end. */
 	tracker_state_drain(rcu_replace_pointer(tracker->state, NULL, true));
 	tracker_free(tracker);
@@ -409,6 +497,45 @@ static struct tracker_state *tracker_state_get(struct tracker *tracker)
 	return state;
 }
 
+/*
+ * A write through a whole disk: mark it in the tracked partitions it
+ * touches (in their sector space), and hold their states in @states from
+ * index *@n on.  Returns the diff area of the first one in a snapshot.
+ * RCU read lock held.
+ */
+static struct diff_area *tracker_mark_parts(struct block_device *disk,
+					    sector_t sector, sector_t count,
+					    struct tracker_state **states,
+					    unsigned int *n)
+{
+	struct diff_area *da = NULL;
+	struct block_device *part;
+	struct tracker *tracker;
+	unsigned long i;
+	sector_t start, len;
+
+	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
+		tracker = xa_load(&trackers, part->bd_dev);
+		if (!tracker)
+			continue;
+		start = part->bd_start_sect;
+		len = bdev_nr_sectors(part);
+		if (sector + count <= start || sector >= start + len)
+			continue;
+		cbt_map_mark(tracker->cbt_map,
+			     sector > start ? sector - start : 0,
+			     min(sector + count, start + len) - max(sector, start));
+		if (*n == TRACKER_IO_STATES)
+			continue;
+		tracker_check_capacity(tracker);
+		states[*n] = tracker_state_get(tracker);
+		if (!da)
+			da = states[*n]->da;
+		(*n)++;
+	}
+	return da;
+}
+
 /**
  * tracker_submit_bio() - record the change a bio is about to make, copy
  * what it overwrites if the device is in a taken snapshot, and hold it
@@ -417,10 +544,12 @@ static struct tracker_state *tracker_state_get(struct tracker *tracker)
  *
  * The bio is marked in the map of its device and, for a partition, in
  * the map of the whole disk (in the disk's sector space) when that is
- * tracked too.  A bio that fails later has been marked all the same:
- * tracking errs on the side of copying too much.  A disk and its
- * partitions are never in snapshots at once, so at most one diff area
- * sees the bio.  A write of a tracked device goes to it as a clone that
+ * tracked too; a bio of a whole disk, in the maps of the tracked
+ * partitions it touches (each in its own space).  A bio that fails later
+ * has been marked all the same: tracking errs on the side of copying too
+ * much.  A disk and its partitions are never in snapshots at once; a write
+ * through a whole disk across two partitions, each in a snapshot, is
+ * copied for the first only.  A write of a tracked device goes to it as a clone that
  * holds the states it was seen under until it completes: the take and the
  * destroy wait for them.
  *
@@ -449,6 +578,7 @@ bool tracker_submit_bio(struct bio *bio)
 	rcu_read_lock();
 	tracker = xa_load(&trackers, bdev->bd_dev);
 	if (tracker) {
+		tracker_check_capacity(tracker);
 		states[n] = tracker_state_get(tracker);
 		da = states[n++]->da;
 		cbt_map_mark(tracker->cbt_map, sector, bio_sectors(bio));
@@ -456,6 +586,7 @@ bool tracker_submit_bio(struct bio *bio)
 	if (bdev_is_partition(bdev)) {
 		tracker = xa_load(&trackers, bdev_whole(bdev)->bd_dev);
 		if (tracker) {
+			tracker_check_capacity(tracker);
 			states[n] = tracker_state_get(tracker);
 			if (!da)
 				da = states[n]->da;
@@ -464,6 +595,13 @@ bool tracker_submit_bio(struct bio *bio)
 				     sector + bdev->bd_start_sect,
 				     bio_sectors(bio));
 		}
+	} else if (xa_load(&tracked_parts, bdev->bd_dev)) {
+		struct diff_area *part_da;
+
+		part_da = tracker_mark_parts(bdev, sector, bio_sectors(bio),
+					     states, &n);
+		if (!da)
+			da = part_da;
 	}
 	rcu_read_unlock();
 	if (!n)

@@ -6,6 +6,7 @@
 #include <linux/completion.h>
 #include <linux/percpu-refcount.h>
 #include <linux/rcupdate.h>
+#include <linux/workqueue.h>
 #include "cbt_map.h"
 #include "compat.h"
 
@@ -42,6 +43,8 @@ struct tracker_state {
  *	detached
  * @state: what the bio path does with its writes; never NULL; replaced
  *	under tracker_lock(), read under RCU on the bio path
+ * @resize_work: starts a new generation when the bio path sees that the
+ *	device's capacity is not the map's
  *
  * A tracker lives from attach to detach in the registry (an xarray keyed
  * by device number).  The bio path finds it under rcu_read_lock(); the
@@ -54,6 +57,7 @@ struct tracker {
 	struct cbt_map *cbt_map;
 	struct snapshot *snapshot;
 	struct tracker_state __rcu *state;
+	struct work_struct resize_work;
 };
 
 void tracker_lock(void);

@@ -11,7 +11,7 @@
 
 orig=$DISK1
 size=$(sectors "$DISK2")
-pattern() { tr '\0' 'Z' </dev/zero | head -c $((size * 512)); }
+pattern() { dd if=/dev/zero bs=1M count=$((size / 2048)) status=none | tr '\0' 'Z'; }
 
 load_module
 modprobe dm-delay
@@ -31,10 +31,14 @@ fio --name=w --filename="$orig" --rw=randwrite --bs=4k --direct=1 \
 	--ioengine=libaio --iodepth=32 --numjobs=4 --time_based --runtime=20 \
 	--output=/tmp/fio.out >/dev/null 2>&1 &
 fio_pid=$!
-sleep 4
-deferred=$(awk '$1 == "deferred_bios" { print $2 }' "$OBJECTS")
+deferred=0
+for _ in $(seq 60); do
+	deferred=$(awk '$1 == "deferred_bios" { print $2 }' "$OBJECTS")
+	[ "$deferred" -lt 64 ] || break
+	sleep 0.5
+done
 echo "writes waiting for copies: $deferred"
-[ "$deferred" -gt 0 ] || fail "no write was waiting for a copy"
+[ "$deferred" -gt 0 ] || fail "no write was waiting for a copy: $(cat /tmp/fio.out)"
 
 step "act: destroy, then overwrite the storage with a known pattern"
 nl snapshot-destroy "$id"

@@ -30,8 +30,14 @@ for d in "$DISK1" "$DISK2"; do
 		--output=/tmp/fio.$$.out >/dev/null 2>&1 &
 	pids+=($!)
 done
-sleep 4
-echo "writes waiting: $(awk '$1 == "deferred_bios" { print $2 }' "$OBJECTS")"
+deferred=0
+for _ in $(seq 60); do
+	deferred=$(awk '$1 == "deferred_bios" { print $2 }' "$OBJECTS")
+	[ "$deferred" -lt 128 ] || break
+	sleep 0.5
+done
+echo "writes waiting for copies: $deferred"
+[ "$deferred" -gt 0 ] || fail "no write was waiting for a copy"
 
 step "act: destroy; then the storage fails"
 nl snapshot-destroy "$id"

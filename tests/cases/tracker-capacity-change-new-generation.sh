@@ -11,7 +11,7 @@
 load_module
 modprobe loop
 truncate -s 64M /tmp/backing
-loop=$(losetup --find --show --direct-io=on /tmp/backing)
+loop=$(losetup --find --show /tmp/backing)
 truncate -s 96M /tmp/storage
 sloop=$(losetup --find --show /tmp/storage)
 

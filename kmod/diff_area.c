@@ -440,10 +440,11 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 	return;
 
 submit:
-	submit_bio_noacct(bio);
 	blksnap_stat_sub(BLKSNAP_STAT_DEFERRED_BIOS, 1);
 	if (atomic_dec_return(&da->pending_count) < cow_max_pending)
 		wake_up_all(&da->wq);
+	/* On to the device, or to the next copy-on-write it goes through. */
+	tracker_io_submit(bio);
 }
 
 static void diff_area_pending_work(struct work_struct *work)
@@ -470,6 +471,23 @@ static bool diff_area_below_limit(struct diff_area *da)
 	       diff_area_passes(da);
 }
 
+/*
+ * Whether the submitter may wait for copies: a task, not inside another
+ * submission (current->bio_list: the bios it queued there cannot go on
+ * while it sleeps, and a take may be waiting for them), and not one of
+ * this module's workers (a copy writing a storage file on a device of
+ * another snapshot must not wait for that snapshot's copies).
+ */
+static bool diff_area_may_throttle(void)
+{
+	struct work_struct *work;
+
+	if (!in_task() || current->bio_list)
+		return false;
+	work = current_work();
+	return !work || !within_module((unsigned long)work->func, THIS_MODULE);
+}
+
 /**
  * diff_area_submit_bio() - copy-on-write for a write to the original
  * @da: the diff area of the bio's device (or of its whole disk)
@@ -479,8 +497,7 @@ static bool diff_area_below_limit(struct diff_area *da)
  * the chunks are copied; a REQ_NOWAIT write that would have to wait ends
  * with -EAGAIN instead.  A submitter that may sleep is throttled while too
  * many writes of the device wait, unless it is inside another submission
- * (current->bio_list: the bios it queued there cannot go on while it
- * sleeps, and a take may be waiting for them).
+ * or is one of the module's workers (see diff_area_may_throttle()).
  *
  * Context: bio submission path.  Sleeps only to throttle, and only in
  * task context without REQ_NOWAIT, outside a stacked submission.
@@ -499,7 +516,7 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 		bio_wouldblock_error(bio);
 		return true;
 	}
-	if (in_task() && !current->bio_list &&
+	if (diff_area_may_throttle() &&
 	    atomic_read(&da->pending_count) >= cow_max_pending) {
 		blksnap_count(BLKSNAP_COUNTER_THROTTLED);
 		wait_event(da->wq, diff_area_below_limit(da));

@@ -46,6 +46,8 @@ static DEFINE_XARRAY(tracked_parts);
  * @orig: the write as submitted; it ends when @clone does
  * @states: the states it passed the filter under, a reference held on
  *	each until @clone completes; unused slots are NULL
+ * @stage: the slot of @states whose copy-on-write it went through last,
+ *	-1 before the first; only the task that has the write changes it
  * @clone: what goes to the device (a clone from tracker_bioset); its
  *	remainder after a split is @clone itself, so it never comes back
  *	through the filter as someone else's write
@@ -53,6 +55,7 @@ static DEFINE_XARRAY(tracked_parts);
 struct tracker_io {
 	struct bio *orig;
 	struct tracker_state *states[TRACKER_IO_STATES];
+	int stage;
 	struct bio clone;
 };
 
@@ -500,15 +503,12 @@ static struct tracker_state *tracker_state_get(struct tracker *tracker)
 /*
  * A write through a whole disk: mark it in the tracked partitions it
  * touches (in their sector space), and hold their states in @states from
- * index *@n on.  Returns the diff area of the first one in a snapshot.
- * RCU read lock held.
+ * index *@n on.  RCU read lock held.
  */
-static struct diff_area *tracker_mark_parts(struct block_device *disk,
-					    sector_t sector, sector_t count,
-					    struct tracker_state **states,
-					    unsigned int *n)
+static void tracker_mark_parts(struct block_device *disk, sector_t sector,
+			       sector_t count, struct tracker_state **states,
+			       unsigned int *n)
 {
-	struct diff_area *da = NULL;
 	struct block_device *part;
 	struct tracker *tracker;
 	unsigned long i;
@@ -528,12 +528,32 @@ static struct diff_area *tracker_mark_parts(struct block_device *disk,
 		if (*n == TRACKER_IO_STATES)
 			continue;
 		tracker_check_capacity(tracker);
-		states[*n] = tracker_state_get(tracker);
-		if (!da)
-			da = states[*n]->da;
-		(*n)++;
+		states[(*n)++] = tracker_state_get(tracker);
 	}
-	return da;
+}
+
+/**
+ * tracker_io_submit() - send a tracked write on to its device
+ * @clone: the clone of a tracked write (every write diff_area_submit_bio()
+ *	sees is one), which the copy-on-write of its current stage lets pass
+ *
+ * A write through a whole disk across two partitions, each in a
+ * snapshot, goes through the copy-on-write of each in turn.
+ *
+ * Context: bio submission path or the copy workqueue; see
+ * diff_area_submit_bio().
+ */
+void tracker_io_submit(struct bio *clone)
+{
+	struct tracker_io *io = container_of(clone, struct tracker_io, clone);
+	struct tracker_state *state;
+
+	while (++io->stage < TRACKER_IO_STATES) {
+		state = io->states[io->stage];
+		if (state && state->da && diff_area_submit_bio(state->da, clone))
+			return;
+	}
+	submit_bio_noacct(clone);
 }
 
 /**
@@ -548,8 +568,8 @@ static struct diff_area *tracker_mark_parts(struct block_device *disk,
  * partitions it touches (each in its own space).  A bio that fails later
  * has been marked all the same: tracking errs on the side of copying too
  * much.  A disk and its partitions are never in snapshots at once; a write
- * through a whole disk across two partitions, each in a snapshot, is
- * copied for the first only.  A write of a tracked device goes to it as a clone that
+ * through a whole disk across partitions in snapshots goes through the
+ * copy-on-write of each in turn.  A write of a tracked device goes to it as a clone that
  * holds the states it was seen under until it completes: the take and the
  * destroy wait for them.
  *
@@ -562,7 +582,6 @@ bool tracker_submit_bio(struct bio *bio)
 {
 	struct tracker_state *states[TRACKER_IO_STATES] = { NULL };
 	struct block_device *bdev = bio->bi_bdev;
-	struct diff_area *da = NULL;
 	struct tracker *tracker;
 	struct tracker_io *io;
 	unsigned int i, n = 0;
@@ -579,29 +598,20 @@ bool tracker_submit_bio(struct bio *bio)
 	tracker = xa_load(&trackers, bdev->bd_dev);
 	if (tracker) {
 		tracker_check_capacity(tracker);
-		states[n] = tracker_state_get(tracker);
-		da = states[n++]->da;
+		states[n++] = tracker_state_get(tracker);
 		cbt_map_mark(tracker->cbt_map, sector, bio_sectors(bio));
 	}
 	if (bdev_is_partition(bdev)) {
 		tracker = xa_load(&trackers, bdev_whole(bdev)->bd_dev);
 		if (tracker) {
 			tracker_check_capacity(tracker);
-			states[n] = tracker_state_get(tracker);
-			if (!da)
-				da = states[n]->da;
-			n++;
+			states[n++] = tracker_state_get(tracker);
 			cbt_map_mark(tracker->cbt_map,
 				     sector + bdev->bd_start_sect,
 				     bio_sectors(bio));
 		}
 	} else if (xa_load(&tracked_parts, bdev->bd_dev)) {
-		struct diff_area *part_da;
-
-		part_da = tracker_mark_parts(bdev, sector, bio_sectors(bio),
-					     states, &n);
-		if (!da)
-			da = part_da;
+		tracker_mark_parts(bdev, sector, bio_sectors(bio), states, &n);
 	}
 	rcu_read_unlock();
 	if (!n)
@@ -626,12 +636,12 @@ bool tracker_submit_bio(struct bio *bio)
 	io = container_of(clone, struct tracker_io, clone);
 	io->orig = bio;
 	memcpy(io->states, states, sizeof(states));
+	io->stage = -1;
 	clone->bi_end_io = tracker_io_end;
 	clone->bi_private = NULL;
 	/* Polling would look for the original's cookie, which is never set. */
 	clone->bi_opf &= ~REQ_POLLED;
 
-	if (!da || !diff_area_submit_bio(da, clone))
-		submit_bio_noacct(clone);
+	tracker_io_submit(clone);
 	return true;
 }

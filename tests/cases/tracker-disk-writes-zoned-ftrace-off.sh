@@ -4,7 +4,8 @@
 #
 # Writes that could bypass tracking do not: a write through the whole disk
 # into a tracked partition is marked in the partition's map (in its own
-# sector space) and copied for its snapshot; "sysctl kernel.ftrace_enabled=0"
+# sector space) and copied for its snapshot (for each partition it crosses,
+# each in a snapshot of its own); "sysctl kernel.ftrace_enabled=0"
 # is refused while the filter is hooked, and writes go on being tracked; a
 # zoned device is refused at attach with EOPNOTSUPP.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
@@ -47,6 +48,29 @@ assert_eq "the image" "$before" "$(sha256sum <"$img")"
 assert_match "marked with the next snap number" "^2048\+16=2$" "$(changed_blocks "$part")"
 nl snapshot-destroy "$id"
 
+step "arrange: the first partition tracked too; each in a snapshot of its own"
+p1=${disk}1
+nl attach "$p1" >/dev/null
+half=$(($(sectors "$DISK2") / 2))
+ids=() imgs=() sums=()
+for i in 0 1; do
+	p=$([ "$i" = 0 ] && echo "$p1" || echo "$part")
+	ids+=("$(snap_field snapshot "$(nl snapshot-create "$p")")")
+	nl snapshot-append "${ids[i]}" "$DISK2:$((i * half))+$half" >/dev/null
+	imgs+=("$(snap_image "$p" "$(nl snapshot-take "${ids[i]}")")")
+	sums+=("$(sha256sum <"${imgs[i]}")")
+done
+copied=$(counter chunks_copied)
+step "act: 128 KiB through the whole disk across the two partitions"
+dd if=/dev/zero of="$disk" bs=64k seek=$((17 * 16 - 1)) count=2 oflag=direct status=none
+step "assert: the last chunk of one and the first of the other were copied"
+assert_eq "chunks copied" 2 $(($(counter chunks_copied) - copied))
+for i in 0 1; do
+	assert_eq "image $i" "${sums[i]}" "$(sha256sum <"${imgs[i]}")"
+	nl snapshot-destroy "${ids[i]}"
+done
+nl detach "$p1"
+
 step "act: sysctl kernel.ftrace_enabled=0 while tracking"
 rc=0
 out=$(sysctl -w kernel.ftrace_enabled=0 2>&1) || rc=$?
@@ -54,7 +78,7 @@ echo "sysctl: exit $rc: $out"
 assert_eq "ftrace_enabled" 1 "$(cat /proc/sys/kernel/ftrace_enabled)"
 [ "$rc" != 0 ] || fail "sysctl kernel.ftrace_enabled=0 succeeded"
 dd if=/dev/zero of="$part" bs=4k seek=4000 count=1 oflag=direct status=none
-assert_match "a write after it is still tracked" "^4000\+1=2$" "$(changed_blocks "$part")"
+assert_match "a write after it is still tracked" "^4000\+1=3$" "$(changed_blocks "$part")"
 nl detach "$part"
 
 step "a zoned device is refused"

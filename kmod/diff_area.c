@@ -102,6 +102,38 @@ static void diff_area_bio_range(struct diff_area *da, struct bio *bio,
 	*end = last > base ? min(last - base, da->capacity) : 0;
 }
 
+/* Chunks whose copied bits one page of the copied map holds. */
+#define DIFF_AREA_BITS_PER_PAGE	(PAGE_SIZE * BITS_PER_BYTE)
+
+/* Whether a chunk is copied (and settled).  Lock-free. */
+static bool diff_area_copied(struct diff_area *da, unsigned long index)
+{
+	unsigned long *bits;
+
+	bits = READ_ONCE(da->copied[index / DIFF_AREA_BITS_PER_PAGE]);
+	return bits && test_bit(index % DIFF_AREA_BITS_PER_PAGE, bits);
+}
+
+/*
+ * Allocate the page of the copied map that holds a chunk's bit, if it is
+ * not there yet, so that setting the bit later (under the xa_lock)
+ * cannot fail.  Process context, in a NOIO scope.
+ */
+static int diff_area_copied_prepare(struct diff_area *da, unsigned long index)
+{
+	unsigned long **slot = &da->copied[index / DIFF_AREA_BITS_PER_PAGE];
+	unsigned long *bits;
+
+	if (READ_ONCE(*slot))
+		return 0;
+	bits = (unsigned long *)get_zeroed_page(GFP_NOIO);
+	if (!bits)
+		return -ENOMEM;
+	if (cmpxchg(slot, NULL, bits))
+		free_page((unsigned long)bits);
+	return 0;
+}
+
 /*
  * Copy-on-write is over: the snapshot is corrupted (for any of its
  * devices) or being destroyed.  Every write passes.
@@ -129,7 +161,7 @@ static bool diff_area_needs_copy(struct diff_area *da, struct bio *bio,
 		return false;
 	*last = (end - 1) >> da->chunk_shift;
 	for (index = sector >> da->chunk_shift; index <= *last; index++) {
-		if (!test_bit(index, da->copied)) {
+		if (!diff_area_copied(da, index)) {
 			*first = index;
 			return true;
 		}
@@ -148,7 +180,10 @@ static void diff_area_free_work(struct work_struct *work)
 		blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 	}
 	xa_destroy(&da->chunks);
-	bitmap_free(da->copied);
+	for (index = 0; index < DIV_ROUND_UP(da->chunk_count,
+					     DIFF_AREA_BITS_PER_PAGE); index++)
+		free_page((unsigned long)da->copied[index]);
+	kvfree(da->copied);
 	snapshot_put(da->snapshot);
 	kfree(da);
 	blksnap_stat_sub(BLKSNAP_STAT_DIFF_AREAS, 1);
@@ -212,7 +247,9 @@ struct diff_area *diff_area_create(struct snapshot *snapshot,
 	da->chunk_shift = ilog2(chunk_size) - SECTOR_SHIFT;
 	da->capacity = capacity;
 	da->chunk_count = DIV_ROUND_UP_SECTOR_T(capacity, 1U << da->chunk_shift);
-	da->copied = bitmap_zalloc(da->chunk_count, GFP_KERNEL);
+	da->copied = kvcalloc(DIV_ROUND_UP(da->chunk_count,
+					   DIFF_AREA_BITS_PER_PAGE),
+			      sizeof(*da->copied), GFP_KERNEL);
 	if (!da->copied) {
 		kfree(da);
 		return ERR_PTR(-ENOMEM);
@@ -332,7 +369,8 @@ static void __diff_area_chunk_settled(struct diff_area *da,
 	    chunk->readers)
 		return;
 	if (chunk->state == CHUNK_COPIED)
-		set_bit(chunk->index, da->copied);
+		set_bit(chunk->index % DIFF_AREA_BITS_PER_PAGE,
+			da->copied[chunk->index / DIFF_AREA_BITS_PER_PAGE]);
 	bio_list_merge(release, &chunk->waiting);
 	bio_list_init(&chunk->waiting);
 }
@@ -357,6 +395,8 @@ static void diff_area_copy_work(struct work_struct *work)
 		ret = diff_io_bdev(da->orig, REQ_OP_READ,
 				   (sector_t)chunk->index << da->chunk_shift,
 				   buf, count);
+	if (!ret)
+		ret = diff_area_copied_prepare(da, chunk->index);
 	if (!ret)
 		ret = diff_storage_alloc(&snapshot->storage, count, &region,
 					 &low);
@@ -414,7 +454,7 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 	xa_lock_irq(&da->chunks);
 	/* Start the copy of every chunk the write needs, so they overlap. */
 	for (index = first; index <= last; index++) {
-		if (test_bit(index, da->copied))
+		if (diff_area_copied(da, index))
 			continue;
 		chunk = __diff_area_chunk(da, index);
 		if (IS_ERR(chunk)) {

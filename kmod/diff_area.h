@@ -60,8 +60,11 @@ struct chunk {
  * @chunk_shift: log2 of the chunk size in sectors
  * @chunk_count: chunks of the device
  * @copied: one bit per chunk, set once the chunk is in the storage and no
- *	image read of the original is in flight: writes to it pass.  Read
- *	without locks on the bio path.
+ *	image read of the original is in flight: writes to it pass.  A table
+ *	of pages of bits, each allocated by the first copy of a chunk in it
+ *	(a 64 TiB device of 64 KiB chunks needs a 256 KiB table, and a page
+ *	per 2 GiB copied).  Read without locks on the bio path; bits set
+ *	under the xa_lock of @chunks.
  * @chunks: the chunks that are copied or in use, by index; its xa_lock
  *	protects the chunks' state
  * @wq: woken on every chunk state change and when the pending count falls
@@ -84,7 +87,7 @@ struct diff_area {
 	sector_t capacity;
 	unsigned int chunk_shift;
 	unsigned long chunk_count;
-	unsigned long *copied;
+	unsigned long **copied;
 	struct xarray chunks;
 	wait_queue_head_t wq;
 	spinlock_t pending_lock; /* protects @pending */

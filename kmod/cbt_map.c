@@ -114,14 +114,16 @@ void cbt_map_mark(struct cbt_map *cbt_map, sector_t sector, sector_t count)
 	unsigned long flags;
 	u64 first, last;
 
-	if (!count || sector >= cbt_map->capacity)
+	if (!count)
 		return;
-	count = min(count, cbt_map->capacity - sector);
-	first = sector >> shift;
-	last = (sector + count - 1) >> shift;
-
 	spin_lock_irqsave(&cbt_map->lock, flags);
-	memset(cbt_map->map + first, cbt_map->snap_number, last - first + 1);
+	if (sector < cbt_map->capacity) {
+		count = min(count, cbt_map->capacity - sector);
+		first = sector >> shift;
+		last = (sector + count - 1) >> shift;
+		memset(cbt_map->map + first, cbt_map->snap_number,
+		       last - first + 1);
+	}
 	spin_unlock_irqrestore(&cbt_map->lock, flags);
 }
 
@@ -156,6 +158,46 @@ int cbt_map_reset(struct cbt_map *cbt_map)
 }
 
 /**
+ * cbt_map_resize() - start a new generation for a new device capacity
+ * @cbt_map: the map
+ * @capacity: the device's capacity in sectors now, not 0
+ *
+ * Like cbt_map_reset(), with a table of the new size (same block size).
+ *
+ * Context: process context, may sleep; the caller holds tracker_lock().
+ * Return: 0; -E2BIG if the map would exceed %CBT_MAP_MAX_BLOCKS blocks;
+ * -ENOMEM; the map is unchanged on error.
+ */
+int cbt_map_resize(struct cbt_map *cbt_map, sector_t capacity)
+{
+	u64 count = cbt_map_blocks(capacity, cbt_map->block_shift);
+	unsigned long flags;
+	u8 *map, *old;
+	u64 old_count;
+
+	if (count > CBT_MAP_MAX_BLOCKS)
+		return -E2BIG;
+	map = kvzalloc(count, GFP_KERNEL);
+	if (!map)
+		return -ENOMEM;
+
+	spin_lock_irqsave(&cbt_map->lock, flags);
+	old = cbt_map->map;
+	old_count = cbt_map->block_count;
+	cbt_map->map = map;
+	cbt_map->block_count = count;
+	cbt_map->capacity = capacity;
+	cbt_map->snap_number = 1;
+	uuid_gen(&cbt_map->generation_id);
+	spin_unlock_irqrestore(&cbt_map->lock, flags);
+
+	kvfree(old);
+	blksnap_stat_sub(BLKSNAP_STAT_CBT_MAP_BYTES, old_count);
+	blksnap_stat_add(BLKSNAP_STAT_CBT_MAP_BYTES, count);
+	return 0;
+}
+
+/**
  * cbt_map_get_info() - copy the metadata of a map consistently
  * @cbt_map: the map
  * @info: filled with the metadata
@@ -167,9 +209,9 @@ void cbt_map_get_info(struct cbt_map *cbt_map, struct cbt_map_info *info)
 	unsigned long flags;
 
 	info->block_size = 1U << cbt_map->block_shift;
+	spin_lock_irqsave(&cbt_map->lock, flags);
 	info->block_count = cbt_map->block_count;
 	info->capacity = cbt_map->capacity;
-	spin_lock_irqsave(&cbt_map->lock, flags);
 	info->snap_number = cbt_map->snap_number;
 	uuid_copy(&info->generation_id, &cbt_map->generation_id);
 	spin_unlock_irqrestore(&cbt_map->lock, flags);
@@ -184,45 +226,82 @@ void cbt_map_get_info(struct cbt_map *cbt_map, struct cbt_map_info *info)
  * @generation_id: filled with the generation the slice belongs to
  *
  * Context: any, does not sleep.  Keep @len small (a page or so): the
- * copy holds the map's lock with interrupts disabled.
+ * copy holds the map's lock with interrupts disabled.  Blocks past the
+ * end of a map resized meanwhile read as 0.
  */
 void cbt_map_read(struct cbt_map *cbt_map, u64 offset, u8 *buf, size_t len,
 		  uuid_t *generation_id)
 {
 	unsigned long flags;
+	size_t n;
 
 	spin_lock_irqsave(&cbt_map->lock, flags);
-	memcpy(buf, cbt_map->map + offset, len);
+	n = offset < cbt_map->block_count ?
+		min_t(u64, len, cbt_map->block_count - offset) : 0;
+	memcpy(buf, cbt_map->map + offset, n);
+	memset(buf + n, 0, len - n);
 	uuid_copy(generation_id, &cbt_map->generation_id);
 	spin_unlock_irqrestore(&cbt_map->lock, flags);
 }
 
 /**
- * cbt_map_freeze() - copy the map for a snapshot and advance the snap number
+ * cbt_map_advance() - start marking changes with the next snap number
  * @cbt_map: the map; its snap number is below 255 (the caller resets a
  *	map about to wrap)
- * @copy: a buffer of the map's block count
- * @info: filled with the metadata of the copy: the snap number the
- *	snapshot froze
  *
- * Writes after this mark blocks with the next snap number, so a backup of
- * the snapshot reads @copy, and the next one knows what changed since.
+ * The take calls it just before it switches the device to copy-on-write:
+ * a write that is copied marks the new number (see &struct tracker_state).
  *
- * Context: any, does not sleep; holds the lock while copying.
+ * Context: any, does not sleep.
  */
-void cbt_map_freeze(struct cbt_map *cbt_map, u8 *copy,
-		    struct cbt_map_info *info)
+void cbt_map_advance(struct cbt_map *cbt_map)
 {
 	unsigned long flags;
 
-	info->block_size = 1U << cbt_map->block_shift;
-	info->block_count = cbt_map->block_count;
-	info->capacity = cbt_map->capacity;
 	spin_lock_irqsave(&cbt_map->lock, flags);
-	memcpy(copy, cbt_map->map, cbt_map->block_count);
-	info->snap_number = cbt_map->snap_number;
-	uuid_copy(&info->generation_id, &cbt_map->generation_id);
-	if (cbt_map->snap_number < U8_MAX)
+	if (!WARN_ON(cbt_map->snap_number == U8_MAX))
 		cbt_map->snap_number++;
 	spin_unlock_irqrestore(&cbt_map->lock, flags);
+}
+
+/**
+ * cbt_map_freeze() - copy the map for a snapshot
+ * @cbt_map: the map, advanced by cbt_map_advance() since the last freeze
+ * @copy: a buffer
+ * @len: its size: the map's block count when it was allocated (a map
+ *	resized since is cut, or padded with 0)
+ * @info: filled with the metadata of the copy: the snap number the
+ *	snapshot froze (the one before the current)
+ *
+ * The take calls it once the writes from before its switch have
+ * completed, so @copy holds every change the snapshot's image holds; a
+ * block already marked with the current number (written since the switch,
+ * or just before it, and then in the image too) is copied as the frozen
+ * number: changed up to the snapshot.  A backup of the snapshot reads
+ * @copy, and the next one knows what changed since.
+ *
+ * Context: any, does not sleep; holds the lock while copying.
+ */
+void cbt_map_freeze(struct cbt_map *cbt_map, u8 *copy, u64 len,
+		    struct cbt_map_info *info)
+{
+	unsigned long flags;
+	u8 frozen;
+	u64 i;
+
+	info->block_size = 1U << cbt_map->block_shift;
+	spin_lock_irqsave(&cbt_map->lock, flags);
+	info->block_count = min(len, cbt_map->block_count);
+	info->capacity = min_t(sector_t, cbt_map->capacity,
+			       len << (cbt_map->block_shift - SECTOR_SHIFT));
+	memcpy(copy, cbt_map->map, info->block_count);
+	memset(copy + info->block_count, 0, len - info->block_count);
+	frozen = max_t(u8, cbt_map->snap_number - 1, 1);
+	uuid_copy(&info->generation_id, &cbt_map->generation_id);
+	spin_unlock_irqrestore(&cbt_map->lock, flags);
+
+	info->snap_number = frozen;
+	for (i = 0; i < info->block_count; i++)
+		if (copy[i] > frozen)
+			copy[i] = frozen;
 }

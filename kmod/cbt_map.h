@@ -14,12 +14,15 @@
 
 /**
  * struct cbt_map - change-block-tracking map of one device
- * @lock: protects @snap_number, @generation_id and the bytes of @map;
- *	taken from the bio submission path, so with interrupts disabled.
+ * @lock: protects @snap_number, @generation_id, @map and its bytes,
+ *	@block_count and @capacity; taken from the bio submission path, so
+ *	with interrupts disabled.
  * @block_shift: log2 of the CBT block size in bytes; immutable.
- * @block_count: number of blocks (bytes in @map); immutable.
- * @capacity: capacity of the device in sectors when tracking began;
- *	immutable.  Changes past it are not recorded.
+ * @block_count: number of blocks (bytes in @map).  Changes only with a
+ *	new generation by cbt_map_resize(), which the caller serialises with
+ *	tracker_lock(): readable under either lock.
+ * @capacity: capacity of the device in sectors when this generation
+ *	began; likewise.  Changes past it are not recorded.
  * @snap_number: the value that a change writes into @map; 1..255.
  *	Protected by @lock.
  * @generation_id: id of the history in @map.  Protected by @lock.
@@ -58,8 +61,10 @@ void cbt_map_destroy(struct cbt_map *cbt_map);
 u32 cbt_map_default_block_size(sector_t capacity);
 void cbt_map_mark(struct cbt_map *cbt_map, sector_t sector, sector_t count);
 int cbt_map_reset(struct cbt_map *cbt_map);
+int cbt_map_resize(struct cbt_map *cbt_map, sector_t capacity);
 void cbt_map_get_info(struct cbt_map *cbt_map, struct cbt_map_info *info);
-void cbt_map_freeze(struct cbt_map *cbt_map, u8 *copy,
+void cbt_map_advance(struct cbt_map *cbt_map);
+void cbt_map_freeze(struct cbt_map *cbt_map, u8 *copy, u64 len,
 		    struct cbt_map_info *info);
 void cbt_map_read(struct cbt_map *cbt_map, u64 offset, u8 *buf, size_t len,
 		  uuid_t *generation_id);

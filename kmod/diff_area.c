@@ -27,6 +27,7 @@
 #include "diff_area.h"
 #include "snapshot.h"
 #include "stats.h"
+#include "tracker.h"
 
 static unsigned int cow_max_pending = 256;
 module_param_named(cow_max_pending, cow_max_pending, uint, 0444);
@@ -38,32 +39,42 @@ module_param_named(cow_max_copies, cow_max_copies, uint, 0444);
 MODULE_PARM_DESC(cow_max_copies,
 		 "Chunk copies running at once, each with a chunk-sized buffer (default 8)");
 
-/* Copies of chunks; max_active bounds the buffers in use. */
-static struct workqueue_struct *cow_wq;
-
 /**
- * diff_area_init() - create the copy workqueue
+ * diff_area_init() - check the parameters
  *
- * Context: module init, may sleep.
- * Return: 0 or -ENOMEM.
+ * Context: module init.
+ * Return: 0.
  */
 int diff_area_init(void)
 {
 	cow_max_copies = clamp(cow_max_copies, 1U, 256U);
 	cow_max_pending = max(cow_max_pending, 1U);
-	cow_wq = alloc_workqueue("blksnap-cow", WQ_UNBOUND | WQ_MEM_RECLAIM,
-				 cow_max_copies);
-	return cow_wq ? 0 : -ENOMEM;
+	return 0;
 }
 
 /**
- * diff_area_exit() - wait for every copy and free, destroy the workqueue
+ * diff_area_exit() - nothing left to do: every snapshot is gone
  *
- * Context: module exit, may sleep.
+ * Context: module exit.
  */
 void diff_area_exit(void)
 {
-	destroy_workqueue(cow_wq);
+}
+
+/**
+ * diff_area_alloc_wq() - the copy workqueue of a snapshot
+ *
+ * Each snapshot has its own, so that its copies never wait behind those
+ * of another (whose storage may be a file on one of its devices); its
+ * max_active bounds the snapshot's copies in flight.
+ *
+ * Context: process context, may sleep.
+ * Return: the workqueue or NULL.
+ */
+struct workqueue_struct *diff_area_alloc_wq(void)
+{
+	return alloc_workqueue("blksnap-cow", WQ_UNBOUND | WQ_MEM_RECLAIM,
+			       cow_max_copies);
 }
 
 static sector_t diff_area_chunk_sectors(struct diff_area *da,
@@ -75,33 +86,82 @@ static sector_t diff_area_chunk_sectors(struct diff_area *da,
 }
 
 /* The bio's first sector in the diff area's device. */
-static sector_t diff_area_bio_sector(struct diff_area *da, struct bio *bio)
+/*
+ * The sectors a bio writes, in the diff area's device: [*@start, *@end),
+ * cut to the device.  The bio may be of the device, of its whole disk, or
+ * of a partition of it (the device being the whole disk).
+ */
+static void diff_area_bio_range(struct diff_area *da, struct bio *bio,
+				sector_t *start, sector_t *end)
 {
-	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t first = tracker_bio_sector(bio) + bio->bi_bdev->bd_start_sect;
+	sector_t last = first + bio_sectors(bio);
+	sector_t base = da->orig->bd_start_sect;
 
-	if (bio->bi_bdev != da->orig)
-		sector += bio->bi_bdev->bd_start_sect;
-	return sector;
+	*start = first > base ? first - base : 0;
+	*end = last > base ? min(last - base, da->capacity) : 0;
+}
+
+/* Chunks whose copied bits one page of the copied map holds. */
+#define DIFF_AREA_BITS_PER_PAGE	(PAGE_SIZE * BITS_PER_BYTE)
+
+/* Whether a chunk is copied (and settled).  Lock-free. */
+static bool diff_area_copied(struct diff_area *da, unsigned long index)
+{
+	unsigned long *bits;
+
+	bits = READ_ONCE(da->copied[index / DIFF_AREA_BITS_PER_PAGE]);
+	return bits && test_bit(index % DIFF_AREA_BITS_PER_PAGE, bits);
+}
+
+/*
+ * Allocate the page of the copied map that holds a chunk's bit, if it is
+ * not there yet, so that setting the bit later (under the xa_lock)
+ * cannot fail.  Process context, in a NOIO scope.
+ */
+static int diff_area_copied_prepare(struct diff_area *da, unsigned long index)
+{
+	unsigned long **slot = &da->copied[index / DIFF_AREA_BITS_PER_PAGE];
+	unsigned long *bits;
+
+	if (READ_ONCE(*slot))
+		return 0;
+	bits = (unsigned long *)get_zeroed_page(GFP_NOIO);
+	if (!bits)
+		return -ENOMEM;
+	if (cmpxchg(slot, NULL, bits))
+		free_page((unsigned long)bits);
+	return 0;
+}
+
+/*
+ * Copy-on-write is over: the snapshot is corrupted (for any of its
+ * devices) or being destroyed.  Every write passes.
+ */
+static bool diff_area_passes(struct diff_area *da)
+{
+	return READ_ONCE(da->stopped) || READ_ONCE(da->error) ||
+	       READ_ONCE(da->snapshot->error);
 }
 
 /*
  * The chunks a write touches, in the diff area's device: true, with the
  * first one not copied yet in *@first and the last one in *@last, if the
- * write must wait; false if it may pass (all copied, past the end, or the
- * snapshot corrupted).  Lock-free: reads the copied bits only.
+ * write must wait; false if it may pass (all copied, past the end, or
+ * copy-on-write over).  Lock-free: reads the copied bits only.
  */
 static bool diff_area_needs_copy(struct diff_area *da, struct bio *bio,
 				 unsigned long *first, unsigned long *last)
 {
-	sector_t sector = diff_area_bio_sector(da, bio);
-	sector_t end = min(sector + bio_sectors(bio), da->capacity);
+	sector_t sector, end;
 	unsigned long index;
 
-	if (sector >= end || READ_ONCE(da->error))
+	diff_area_bio_range(da, bio, &sector, &end);
+	if (sector >= end || diff_area_passes(da))
 		return false;
 	*last = (end - 1) >> da->chunk_shift;
 	for (index = sector >> da->chunk_shift; index <= *last; index++) {
-		if (!test_bit(index, da->copied)) {
+		if (!diff_area_copied(da, index)) {
 			*first = index;
 			return true;
 		}
@@ -120,7 +180,10 @@ static void diff_area_free_work(struct work_struct *work)
 		blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 	}
 	xa_destroy(&da->chunks);
-	bitmap_free(da->copied);
+	for (index = 0; index < DIV_ROUND_UP(da->chunk_count,
+					     DIFF_AREA_BITS_PER_PAGE); index++)
+		free_page((unsigned long)da->copied[index]);
+	kvfree(da->copied);
 	snapshot_put(da->snapshot);
 	kfree(da);
 	blksnap_stat_sub(BLKSNAP_STAT_DIFF_AREAS, 1);
@@ -184,7 +247,9 @@ struct diff_area *diff_area_create(struct snapshot *snapshot,
 	da->chunk_shift = ilog2(chunk_size) - SECTOR_SHIFT;
 	da->capacity = capacity;
 	da->chunk_count = DIV_ROUND_UP_SECTOR_T(capacity, 1U << da->chunk_shift);
-	da->copied = bitmap_zalloc(da->chunk_count, GFP_KERNEL);
+	da->copied = kvcalloc(DIV_ROUND_UP(da->chunk_count,
+					   DIFF_AREA_BITS_PER_PAGE),
+			      sizeof(*da->copied), GFP_KERNEL);
 	if (!da->copied) {
 		kfree(da);
 		return ERR_PTR(-ENOMEM);
@@ -247,6 +312,17 @@ static void __diff_area_chunk_drop(struct diff_area *da, struct chunk *chunk)
 	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 }
 
+/* Consider the pending bios, once copies may run.  pending_lock held. */
+static void __diff_area_kick(struct diff_area *da)
+{
+	lockdep_assert_held(&da->pending_lock);
+	if (!da->open || bio_list_empty(&da->pending))
+		return;
+	diff_area_get(da);
+	if (!queue_work(da->snapshot->cow_wq, &da->pending_work))
+		diff_area_put(da);
+}
+
 static void diff_area_requeue(struct diff_area *da, struct bio_list *bios)
 {
 	unsigned long flags;
@@ -255,10 +331,29 @@ static void diff_area_requeue(struct diff_area *da, struct bio_list *bios)
 		return;
 	spin_lock_irqsave(&da->pending_lock, flags);
 	bio_list_merge(&da->pending, bios);
+	__diff_area_kick(da);
 	spin_unlock_irqrestore(&da->pending_lock, flags);
-	diff_area_get(da);
-	if (!queue_work(cow_wq, &da->pending_work))
-		diff_area_put(da);
+}
+
+/**
+ * diff_area_open() - let the copies begin
+ * @da: the diff area
+ *
+ * The take calls it once every write that passed the filter before the
+ * switch has completed: a copy started earlier could read a chunk before
+ * such a write lands, and the image would hold half of it.  The writes
+ * deferred meanwhile are considered now.
+ *
+ * Context: any.
+ */
+void diff_area_open(struct diff_area *da)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&da->pending_lock, flags);
+	da->open = true;
+	__diff_area_kick(da);
+	spin_unlock_irqrestore(&da->pending_lock, flags);
 }
 
 /*
@@ -274,7 +369,8 @@ static void __diff_area_chunk_settled(struct diff_area *da,
 	    chunk->readers)
 		return;
 	if (chunk->state == CHUNK_COPIED)
-		set_bit(chunk->index, da->copied);
+		set_bit(chunk->index % DIFF_AREA_BITS_PER_PAGE,
+			da->copied[chunk->index / DIFF_AREA_BITS_PER_PAGE]);
 	bio_list_merge(release, &chunk->waiting);
 	bio_list_init(&chunk->waiting);
 }
@@ -294,11 +390,13 @@ static void diff_area_copy_work(struct work_struct *work)
 
 	noio = memalloc_noio_save();
 	buf = snapshot_buffer_alloc(snapshot);
-	ret = -READ_ONCE(da->error);
+	ret = diff_area_passes(da) ? -ESHUTDOWN : 0;
 	if (!ret)
 		ret = diff_io_bdev(da->orig, REQ_OP_READ,
 				   (sector_t)chunk->index << da->chunk_shift,
 				   buf, count);
+	if (!ret)
+		ret = diff_area_copied_prepare(da, chunk->index);
 	if (!ret)
 		ret = diff_storage_alloc(&snapshot->storage, count, &region,
 					 &low);
@@ -309,7 +407,7 @@ static void diff_area_copy_work(struct work_struct *work)
 
 	if (low)
 		snapshot_low_space(snapshot);
-	if (ret && !READ_ONCE(da->error)) {
+	if (ret && !diff_area_passes(da)) {
 		pr_err_ratelimited("cannot copy chunk %lu: %d\n",
 				   chunk->index, ret);
 		snapshot_set_error(snapshot, da, ret);
@@ -337,7 +435,7 @@ static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
 	chunk->state = CHUNK_COPYING;
 	INIT_WORK(&chunk->work, diff_area_copy_work);
 	diff_area_get(da);
-	queue_work(cow_wq, &chunk->work);
+	queue_work(da->snapshot->cow_wq, &chunk->work);
 }
 
 /*
@@ -356,7 +454,7 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 	xa_lock_irq(&da->chunks);
 	/* Start the copy of every chunk the write needs, so they overlap. */
 	for (index = first; index <= last; index++) {
-		if (test_bit(index, da->copied))
+		if (diff_area_copied(da, index))
 			continue;
 		chunk = __diff_area_chunk(da, index);
 		if (IS_ERR(chunk)) {
@@ -382,10 +480,11 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 	return;
 
 submit:
-	submit_bio_noacct(bio);
 	blksnap_stat_sub(BLKSNAP_STAT_DEFERRED_BIOS, 1);
 	if (atomic_dec_return(&da->pending_count) < cow_max_pending)
 		wake_up_all(&da->wq);
+	/* On to the device, or to the next copy-on-write it goes through. */
+	tracker_io_submit(bio);
 }
 
 static void diff_area_pending_work(struct work_struct *work)
@@ -409,7 +508,24 @@ static void diff_area_pending_work(struct work_struct *work)
 static bool diff_area_below_limit(struct diff_area *da)
 {
 	return atomic_read(&da->pending_count) < cow_max_pending ||
-	       READ_ONCE(da->error);
+	       diff_area_passes(da);
+}
+
+/*
+ * Whether the submitter may wait for copies: a task, not inside another
+ * submission (current->bio_list: the bios it queued there cannot go on
+ * while it sleeps, and a take may be waiting for them), and not one of
+ * this module's workers (a copy writing a storage file on a device of
+ * another snapshot must not wait for that snapshot's copies).
+ */
+static bool diff_area_may_throttle(void)
+{
+	struct work_struct *work;
+
+	if (!in_task() || current->bio_list)
+		return false;
+	work = current_work();
+	return !work || !within_module((unsigned long)work->func, THIS_MODULE);
 }
 
 /**
@@ -420,10 +536,11 @@ static bool diff_area_below_limit(struct diff_area *da)
  * Writes that touch only copied chunks pass.  Others are deferred until
  * the chunks are copied; a REQ_NOWAIT write that would have to wait ends
  * with -EAGAIN instead.  A submitter that may sleep is throttled while too
- * many writes of the device wait.
+ * many writes of the device wait, unless it is inside another submission
+ * or is one of the module's workers (see diff_area_may_throttle()).
  *
  * Context: bio submission path.  Sleeps only to throttle, and only in
- * task context without REQ_NOWAIT.
+ * task context without REQ_NOWAIT, outside a stacked submission.
  * Return: true if the bio was taken over (deferred or ended), false if
  * the caller submits it.
  */
@@ -439,20 +556,42 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 		bio_wouldblock_error(bio);
 		return true;
 	}
-	if (in_task() && atomic_read(&da->pending_count) >= cow_max_pending) {
+	if (diff_area_may_throttle() &&
+	    atomic_read(&da->pending_count) >= cow_max_pending) {
 		blksnap_count(BLKSNAP_COUNTER_THROTTLED);
 		wait_event(da->wq, diff_area_below_limit(da));
+		/* Copy-on-write may have ended, or the chunks been copied. */
+		if (!diff_area_needs_copy(da, bio, &first, &last))
+			return false;
 	}
 
 	atomic_inc(&da->pending_count);
 	blksnap_stat_add(BLKSNAP_STAT_DEFERRED_BIOS, 1);
 	spin_lock_irqsave(&da->pending_lock, flags);
 	bio_list_add(&da->pending, bio);
+	__diff_area_kick(da);
 	spin_unlock_irqrestore(&da->pending_lock, flags);
-	diff_area_get(da);
-	if (!queue_work(cow_wq, &da->pending_work))
-		diff_area_put(da);
 	return true;
+}
+
+/* Copy-on-write is over: the waiting writes go to the device. */
+static void diff_area_release_waiting(struct diff_area *da)
+{
+	struct bio_list release = BIO_EMPTY_LIST;
+	struct chunk *chunk;
+	unsigned long index, flags;
+
+	spin_lock_irqsave(&da->pending_lock, flags);
+	da->open = true;
+	spin_unlock_irqrestore(&da->pending_lock, flags);
+	xa_lock_irq(&da->chunks);
+	xa_for_each(&da->chunks, index, chunk) {
+		bio_list_merge(&release, &chunk->waiting);
+		bio_list_init(&chunk->waiting);
+	}
+	xa_unlock_irq(&da->chunks);
+	wake_up_all(&da->wq);
+	diff_area_requeue(da, &release);
 }
 
 /**
@@ -466,19 +605,25 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
  */
 void diff_area_set_error(struct diff_area *da, int error)
 {
-	struct bio_list release = BIO_EMPTY_LIST;
-	struct chunk *chunk;
-	unsigned long index;
-
 	WRITE_ONCE(da->error, error);
-	xa_lock_irq(&da->chunks);
-	xa_for_each(&da->chunks, index, chunk) {
-		bio_list_merge(&release, &chunk->waiting);
-		bio_list_init(&chunk->waiting);
-	}
-	xa_unlock_irq(&da->chunks);
-	wake_up_all(&da->wq);
-	diff_area_requeue(da, &release);
+	diff_area_release_waiting(da);
+}
+
+/**
+ * diff_area_stop() - the snapshot is being destroyed: stop copying
+ * @da: the diff area
+ *
+ * No copy starts from now on, and the writes deferred or waiting go to
+ * the device without one.  Copies already running finish: the caller
+ * waits for them on the snapshot's copy workqueue before it releases the
+ * storage.
+ *
+ * Context: process context.
+ */
+void diff_area_stop(struct diff_area *da)
+{
+	WRITE_ONCE(da->stopped, true);
+	diff_area_release_waiting(da);
 }
 
 /* Copy @bytes between the bio's data at @iter and @buf; advances @iter. */
@@ -541,7 +686,7 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 
 static bool diff_area_copy_done(struct diff_area *da, struct chunk *chunk)
 {
-	return READ_ONCE(chunk->state) != CHUNK_COPYING || READ_ONCE(da->error);
+	return READ_ONCE(chunk->state) != CHUNK_COPYING || diff_area_passes(da);
 }
 
 /* Write part of a chunk of the image: copy the chunk first, then store. */
@@ -553,7 +698,7 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 	int ret;
 
 	for (;;) {
-		if (READ_ONCE(da->error))
+		if (diff_area_passes(da))
 			return -EIO;
 		xa_lock_irq(&da->chunks);
 		chunk = __diff_area_chunk(da, index);
@@ -609,7 +754,7 @@ int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf)
 	if (end > da->capacity)
 		return -EIO;
 	while (sector < end) {
-		if (READ_ONCE(da->error))
+		if (diff_area_passes(da))
 			return -EIO;
 		index = sector >> da->chunk_shift;
 		chunk_start = (sector_t)index << da->chunk_shift;

@@ -60,13 +60,20 @@ struct chunk {
  * @chunk_shift: log2 of the chunk size in sectors
  * @chunk_count: chunks of the device
  * @copied: one bit per chunk, set once the chunk is in the storage and no
- *	image read of the original is in flight: writes to it pass.  Read
- *	without locks on the bio path.
+ *	image read of the original is in flight: writes to it pass.  A table
+ *	of pages of bits, each allocated by the first copy of a chunk in it
+ *	(a 64 TiB device of 64 KiB chunks needs a 256 KiB table, and a page
+ *	per 2 GiB copied).  Read without locks on the bio path; bits set
+ *	under the xa_lock of @chunks.
  * @chunks: the chunks that are copied or in use, by index; its xa_lock
  *	protects the chunks' state
  * @wq: woken on every chunk state change and when the pending count falls
- * @pending_lock: protects @pending
+ * @pending_lock: protects @pending and @open
  * @pending: bios of the original to (re)consider, in arrival order
+ * @open: copies may run (the take has drained the writes from before it);
+ *	until then deferred bios only gather in @pending
+ * @stopped: the snapshot is being destroyed: every write passes, no copy
+ *	starts; set once, read with READ_ONCE
  * @pending_count: bios deferred and not yet submitted (throttling)
  * @pending_work: considers the @pending bios
  * @free_work: frees the diff area once the last reference is gone
@@ -80,11 +87,13 @@ struct diff_area {
 	sector_t capacity;
 	unsigned int chunk_shift;
 	unsigned long chunk_count;
-	unsigned long *copied;
+	unsigned long **copied;
 	struct xarray chunks;
 	wait_queue_head_t wq;
 	spinlock_t pending_lock; /* protects @pending */
 	struct bio_list pending;
+	bool open;
+	bool stopped;
 	atomic_t pending_count;
 	struct work_struct pending_work;
 	struct work_struct free_work;
@@ -101,6 +110,9 @@ struct diff_area *diff_area_create(struct snapshot *snapshot,
 void diff_area_put(struct diff_area *da);
 bool diff_area_get(struct diff_area *da);
 
+struct workqueue_struct *diff_area_alloc_wq(void);
+void diff_area_open(struct diff_area *da);
+void diff_area_stop(struct diff_area *da);
 bool diff_area_submit_bio(struct diff_area *da, struct bio *bio);
 void diff_area_set_error(struct diff_area *da, int error);
 int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf);

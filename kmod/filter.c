@@ -4,7 +4,9 @@
  * submit_bio_noacct() redirects the bios of everyone but this module to
  * filter_submit_bio_noacct(), which shows them to the trackers and then
  * calls the real submit_bio_noacct().  That call comes from this module,
- * so the hook lets it through, and so do the module's own bios.
+ * so the hook lets it through; the module's own bios, which may come back
+ * from elsewhere (the remainder of a split), are told by their end_io in
+ * tracker_submit_bio().
  *
  * While no device is tracked the hook redirects nothing.
  */
@@ -47,7 +49,13 @@ static void notrace filter_ftrace_handler(unsigned long ip,
 
 static struct ftrace_ops filter_ops = {
 	.func = filter_ftrace_handler,
-	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION
+	/*
+	 * PERMANENT: while the hook is registered, "sysctl
+	 * kernel.ftrace_enabled=0" is refused (EBUSY) instead of silently
+	 * unhooking the filter and losing changes.
+	 */
+	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION |
+		 FTRACE_OPS_FL_PERMANENT
 #ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
 		 | FTRACE_OPS_FL_SAVE_REGS
 #endif

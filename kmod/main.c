@@ -14,6 +14,7 @@
 #include "snapimage.h"
 #include "snapshot.h"
 #include "stats.h"
+#include "tracker.h"
 #include "version.h"
 
 /*
@@ -39,9 +40,12 @@ static int __init blksnap_init(void)
 	ret = snapimage_init();
 	if (ret)
 		goto out_diff_area;
-	ret = filter_init();
+	ret = tracker_init();
 	if (ret)
 		goto out_snapimage;
+	ret = filter_init();
+	if (ret)
+		goto out_tracker;
 	ret = blksnap_nl_init();
 	if (ret)
 		goto out_filter;
@@ -51,6 +55,8 @@ static int __init blksnap_init(void)
 
 out_filter:
 	filter_exit();
+out_tracker:
+	tracker_exit();
 out_snapimage:
 	snapimage_exit();
 out_diff_area:
@@ -66,6 +72,7 @@ static void __exit blksnap_exit(void)
 {
 	blksnap_nl_exit();
 	filter_exit();
+	tracker_exit();
 	snapimage_exit();
 	diff_area_exit();
 	snapshot_exit();

@@ -6,7 +6,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-snapshot: " fmt
 
-#include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -152,6 +151,8 @@ static void snapshot_release(struct kref *kref)
 {
 	struct snapshot *snapshot = container_of(kref, struct snapshot, kref);
 
+	if (snapshot->cow_wq)
+		destroy_workqueue(snapshot->cow_wq);
 	diff_storage_free(&snapshot->storage);
 	mempool_destroy(snapshot->buffers);
 	kfree(snapshot);
@@ -298,6 +299,34 @@ void snapshot_low_space(struct snapshot *snapshot)
 		snapshot_put(snapshot);
 }
 
+/**
+ * __snapshot_device_resized() - a device of the snapshot changed capacity
+ * @snapshot: the snapshot
+ * @tracker: the device's tracker
+ *
+ * Before the take, the snapshot takes the new capacity; after it, the
+ * image no longer matches the device: the snapshot is corrupted (ENXIO).
+ *
+ * Context: snapshot_lock() and tracker_lock() held.
+ */
+void __snapshot_device_resized(struct snapshot *snapshot,
+			       struct tracker *tracker)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&snapshot_mutex);
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct snapshot_dev *sd = &snapshot->devs[i];
+
+		if (sd->tracker != tracker)
+			continue;
+		if (sd->da)
+			snapshot_set_error(snapshot, sd->da, -ENXIO);
+		else
+			sd->capacity = bdev_nr_sectors(tracker->bdev.bdev);
+	}
+}
+
 /* A disk and one of its partitions cannot both be in snapshots. */
 static bool __snapshot_overlaps_disk(struct tracker *tracker,
 				     struct tracker **taken, unsigned int nr)
@@ -420,6 +449,10 @@ static void __snapshot_release_devs(struct snapshot *snapshot)
 		if (sd->image)
 			snapimage_destroy(sd->image);
 		sd->image = NULL;
+		tracker_state_destroy(sd->cow_state);
+		sd->cow_state = NULL;
+		tracker_state_destroy(sd->plain_state);
+		sd->plain_state = NULL;
 		if (sd->da)
 			diff_area_put(sd->da);
 		sd->da = NULL;
@@ -432,8 +465,11 @@ static void __snapshot_release_devs(struct snapshot *snapshot)
  * snapshot_destroy() - stop copy-on-write, remove the images, release
  * @id: the snapshot
  *
- * Writes waiting for copies still get them; the storage is released when
- * the last of them is done.
+ * Copy-on-write stops: no copy starts any more, and the writes deferred
+ * for copies go to their devices without them.  Returns once every write
+ * that passed the filter while the snapshot was taken has completed and
+ * every copy that had begun has ended: nothing is written to the
+ * difference storage afterwards.
  *
  * Context: process context, may sleep.
  * Return: 0; -ENOENT if there is no such snapshot; -EBUSY if an image is
@@ -463,13 +499,30 @@ int snapshot_destroy(const uuid_t *id)
 
 	list_del_init(&snapshot->link);
 	snapshot->destroyed = true;
+	for (i = 0; i < snapshot->nr_devs; i++)
+		if (snapshot->devs[i].da)
+			diff_area_stop(snapshot->devs[i].da);
 	tracker_lock();
 	for (i = 0; i < snapshot->nr_devs; i++) {
-		rcu_assign_pointer(snapshot->devs[i].tracker->diff_area, NULL);
-		snapshot->devs[i].tracker->snapshot = NULL;
+		struct snapshot_dev *sd = &snapshot->devs[i];
+
+		if (snapshot->taken) {
+			sd->old_state = __tracker_state_swap(sd->tracker,
+							     sd->plain_state);
+			sd->plain_state = NULL;
+		}
+		sd->tracker->snapshot = NULL;
 	}
 	tracker_unlock();
-	synchronize_rcu();
+	if (snapshot->taken) {
+		synchronize_rcu();
+		for (i = 0; i < snapshot->nr_devs; i++) {
+			tracker_state_drain(snapshot->devs[i].old_state);
+			snapshot->devs[i].old_state = NULL;
+		}
+		/* The copies that had begun, and what they release. */
+		drain_workqueue(snapshot->cow_wq);
+	}
 	__snapshot_release_devs(snapshot);
 	blksnap_nl_notify_snapshot_del(&snapshot->id);
 	snapshot_unlock();
@@ -563,13 +616,16 @@ static int __snapshot_prepare(struct snapshot *snapshot)
 					   snapshot_buffer_pool_free, snapshot);
 	if (!snapshot->buffers)
 		return -ENOMEM;
+	snapshot->cow_wq = diff_area_alloc_wq();
+	if (!snapshot->cow_wq)
+		return -ENOMEM;
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];
 		struct block_device *bdev = sd->tracker->bdev.bdev;
 		struct diff_area *da;
 
-		sd->frozen_map = kvzalloc(sd->tracker->cbt_map->block_count,
-					  GFP_KERNEL);
+		sd->frozen.block_count = sd->tracker->cbt_map->block_count;
+		sd->frozen_map = kvzalloc(sd->frozen.block_count, GFP_KERNEL);
 		if (!sd->frozen_map)
 			return -ENOMEM;
 		da = diff_area_create(snapshot, bdev, sd->tracker->cbt_map,
@@ -577,6 +633,20 @@ static int __snapshot_prepare(struct snapshot *snapshot)
 		if (IS_ERR(da))
 			return PTR_ERR(da);
 		sd->da = da;
+		sd->cow_state = tracker_state_create(da);
+		if (IS_ERR(sd->cow_state)) {
+			int ret = PTR_ERR(sd->cow_state);
+
+			sd->cow_state = NULL;
+			return ret;
+		}
+		sd->plain_state = tracker_state_create(NULL);
+		if (IS_ERR(sd->plain_state)) {
+			int ret = PTR_ERR(sd->plain_state);
+
+			sd->plain_state = NULL;
+			return ret;
+		}
 		sd->image = snapimage_create(da, bdev_logical_block_size(bdev),
 					     bdev_physical_block_size(bdev));
 		if (IS_ERR(sd->image)) {
@@ -593,9 +663,13 @@ static int __snapshot_prepare(struct snapshot *snapshot)
  * snapshot_take() - take the snapshot: all devices at one instant
  * @id: the snapshot
  *
- * Freezes the file systems of the devices, switches each to copy-on-write,
- * drains the writes in flight, freezes each CBT map for the backup
- * (advancing its snap number), thaws, and adds the images.
+ * Freezes the file systems of the devices; advances each CBT map's snap
+ * number and switches each device to copy-on-write (one published state
+ * per device: a write that is copied marks the new number); waits until
+ * every write that passed the filter before the switch has completed
+ * (throttled, queued in a stacking driver or on a bio-based device
+ * included); freezes each CBT map for the backup; lets the copies begin;
+ * thaws, and adds the images.
  *
  * Context: process context, may sleep.
  * Return: 0; -ENOENT for no such snapshot; -EALREADY if it is taken;
@@ -645,24 +719,35 @@ int snapshot_take(const uuid_t *id)
 			goto out_thaw;
 	}
 
-	for (i = 0; i < snapshot->nr_devs; i++)
-		rcu_assign_pointer(snapshot->devs[i].tracker->diff_area,
-				   snapshot->devs[i].da);
-	synchronize_rcu();
-	/* Writes that passed the filter before the switch reach the disk. */
+	/*
+	 * Under tracker_lock(), so that no reset of a map comes between its
+	 * advance and its freeze.
+	 */
+	tracker_lock();
 	for (i = 0; i < snapshot->nr_devs; i++) {
-		struct request_queue *q =
-			bdev_get_queue(snapshot->devs[i].tracker->bdev.bdev);
+		struct snapshot_dev *sd = &snapshot->devs[i];
 
-		blk_mq_freeze_queue(q);
-		blk_mq_unfreeze_queue(q);
+		cbt_map_advance(sd->tracker->cbt_map);
+		sd->old_state = __tracker_state_swap(sd->tracker, sd->cow_state);
+		sd->cow_state = NULL;
+	}
+	/* No write takes an old state after this; wait for those that did. */
+	synchronize_rcu();
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		struct snapshot_dev *sd = &snapshot->devs[i];
+
+		tracker_state_drain(sd->old_state);
+		sd->old_state = NULL;
 	}
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];
 
 		cbt_map_freeze(sd->tracker->cbt_map, sd->frozen_map,
-			       &sd->frozen);
+			       sd->frozen.block_count, &sd->frozen);
 	}
+	tracker_unlock();
+	for (i = 0; i < snapshot->nr_devs; i++)
+		diff_area_open(snapshot->devs[i].da);
 	snapshot->taken = true;
 	for (i = 0; i < snapshot->nr_devs; i++)
 		blksnap_bdev_thaw(snapshot->devs[i].tracker->bdev.bdev);
@@ -693,6 +778,9 @@ out_release:
 	__snapshot_release_devs(snapshot);
 	mempool_destroy(snapshot->buffers);
 	snapshot->buffers = NULL;
+	if (snapshot->cow_wq)
+		destroy_workqueue(snapshot->cow_wq);
+	snapshot->cow_wq = NULL;
 out_unlock:
 	snapshot_unlock();
 	return ret;

@@ -25,6 +25,11 @@ struct tracker;
  * @frozen_map: its CBT map as the take froze it (kvmalloc), or NULL
  * @frozen: the metadata of @frozen_map
  * @error: the errno of this device's failure, 0 if none
+ * @cow_state: the tracker state the take publishes (copy-on-write through
+ *	@da), prepared before anything is frozen; NULL once published
+ * @plain_state: the state the destroy publishes (no copy-on-write),
+ *	prepared at the take so the destroy cannot fail; NULL once published
+ * @old_state: a replaced state, while the take or the destroy drains it
  *
  * Changed only under snapshot_lock(), until the snapshot is freed.
  */
@@ -37,6 +42,9 @@ struct snapshot_dev {
 	u8 *frozen_map;
 	struct cbt_map_info frozen;
 	int error;
+	struct tracker_state *cow_state;
+	struct tracker_state *plain_state;
+	struct tracker_state *old_state;
 };
 
 /**
@@ -52,6 +60,8 @@ struct snapshot_dev {
  * @error_da: the diff area whose copy failed first; set with @error
  * @storage: the difference storage
  * @buffers: chunk-sized copy buffers, from the take on
+ * @cow_wq: runs the copies of this snapshot's devices (and the writes
+ *	they release), from the take on; max_active bounds them
  * @error_work: announces a corruption and starts new CBT generations
  * @low_space_work: asks for more storage
  * @nr_devs: number of devices
@@ -68,6 +78,7 @@ struct snapshot {
 	struct diff_area *error_da;
 	struct diff_storage storage;
 	mempool_t *buffers;
+	struct workqueue_struct *cow_wq;
 	struct work_struct error_work;
 	struct work_struct low_space_work;
 	unsigned int nr_devs;
@@ -98,6 +109,8 @@ void snapshot_buffer_free(struct snapshot *snapshot, void *buf);
 void snapshot_set_error(struct snapshot *snapshot, struct diff_area *da,
 			int error);
 void snapshot_low_space(struct snapshot *snapshot);
+void __snapshot_device_resized(struct snapshot *snapshot,
+			       struct tracker *tracker);
 
 u32 snapshot_default_chunk_size(void);
 sector_t snapshot_default_low_free(void);

@@ -6,11 +6,14 @@
 #define pr_fmt(fmt) KBUILD_MODNAME "-tracker: " fmt
 
 #include <linux/bio.h>
+#include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 #include "diff_area.h"
+#include "genl.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "tracker.h"
 
@@ -22,6 +25,168 @@
  */
 static DEFINE_XARRAY(trackers);
 static DEFINE_MUTEX(tracker_mutex);
+
+/*
+ * The whole disks that have tracked partitions: the disk's device number
+ * -> how many (an xarray value), so that a write through the whole disk
+ * is looked at for them.  Changed under tracker_mutex; read under RCU.
+ */
+static DEFINE_XARRAY(tracked_parts);
+
+/*
+ * The trackers whose states a write holds: its device's, its disk's, or
+ * the tracked partitions a write through the whole disk touches.  A write
+ * through the whole disk across more tracked partitions (a discard of the
+ * whole disk) is marked in all of them, but held only for the first ones.
+ */
+#define TRACKER_IO_STATES	4
+
+/**
+ * struct tracker_io - a write of a tracked device, on its way
+ * @orig: the write as submitted; it ends when @clone does
+ * @states: the states it passed the filter under, a reference held on
+ *	each until @clone completes; unused slots are NULL
+ * @stage: the slot of @states whose copy-on-write it went through last,
+ *	-1 before the first; only the task that has the write changes it
+ * @clone: what goes to the device (a clone from tracker_bioset); its
+ *	remainder after a split is @clone itself, so it never comes back
+ *	through the filter as someone else's write
+ */
+struct tracker_io {
+	struct bio *orig;
+	struct tracker_state *states[TRACKER_IO_STATES];
+	int stage;
+	struct bio clone;
+};
+
+/* The clones of the tracked writes; their end_io is this module's. */
+static struct bio_set tracker_bioset;
+
+/**
+ * tracker_init() - create the bio set of the tracked writes
+ *
+ * Context: module init, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int tracker_init(void)
+{
+	return bioset_init(&tracker_bioset, BIO_POOL_SIZE,
+			   offsetof(struct tracker_io, clone), 0);
+}
+
+/**
+ * tracker_exit() - free the bio set; no tracker is left
+ *
+ * Context: module exit, may sleep.
+ */
+void tracker_exit(void)
+{
+	bioset_exit(&tracker_bioset);
+}
+
+static void tracker_state_release(struct percpu_ref *ref)
+{
+	struct tracker_state *state = container_of(ref, struct tracker_state,
+						   inflight);
+
+	complete(&state->drained);
+}
+
+/**
+ * tracker_state_create() - a state to publish later
+ * @da: copy-on-write for the writes, or NULL; the state takes a reference
+ *
+ * Context: process context, may sleep.
+ * Return: the state or ERR_PTR(-ENOMEM).
+ */
+struct tracker_state *tracker_state_create(struct diff_area *da)
+{
+	struct tracker_state *state;
+
+	state = kzalloc(sizeof(*state), GFP_KERNEL);
+	if (!state)
+		return ERR_PTR(-ENOMEM);
+	if (percpu_ref_init(&state->inflight, tracker_state_release, 0,
+			    GFP_KERNEL)) {
+		kfree(state);
+		return ERR_PTR(-ENOMEM);
+	}
+	init_completion(&state->drained);
+	if (da && !WARN_ON(!diff_area_get(da)))
+		state->da = da;
+	return state;
+}
+
+/**
+ * tracker_state_destroy() - free a state never published, or drained
+ * @state: the state, or NULL
+ *
+ * Context: process context.
+ */
+void tracker_state_destroy(struct tracker_state *state)
+{
+	if (!state)
+		return;
+	percpu_ref_exit(&state->inflight);
+	if (state->da)
+		diff_area_put(state->da);
+	kfree(state);
+}
+
+/**
+ * __tracker_state_swap() - publish a new state for a device's writes
+ * @tracker: the tracker
+ * @state: the new state
+ *
+ * Writes that pass the filter from now on see @state; the ones that saw
+ * the old state may still be running: after an RCU grace period, wait for
+ * them with tracker_state_drain().
+ *
+ * Context: tracker_lock() held.
+ * Return: the old state.
+ */
+struct tracker_state *__tracker_state_swap(struct tracker *tracker,
+					   struct tracker_state *state)
+{
+	lockdep_assert_held(&tracker_mutex);
+	return rcu_replace_pointer(tracker->state, state,
+				   lockdep_is_held(&tracker_mutex));
+}
+
+/**
+ * tracker_state_drain() - wait for the writes of a replaced state, free it
+ * @state: a state replaced by __tracker_state_swap() at least an RCU grace
+ *	period ago, so no new write can take it
+ *
+ * Returns when every write that passed the filter under @state has
+ * completed (including those deferred for copies, so their copies must
+ * be able to run, or copy-on-write be stopped).
+ *
+ * Context: process context, sleeps.
+ */
+void tracker_state_drain(struct tracker_state *state)
+{
+	percpu_ref_kill(&state->inflight);
+	wait_for_completion(&state->drained);
+	tracker_state_destroy(state);
+}
+
+/**
+ * tracker_bio_sector() - the first sector of a bio in its device's space
+ * @bio: a bio; the remainder of a split bio of a partition comes back
+ *	with its sector already in the whole disk's space (BIO_REMAPPED)
+ *
+ * Context: any.
+ * Return: the sector, relative to bio->bi_bdev.
+ */
+sector_t tracker_bio_sector(struct bio *bio)
+{
+	sector_t sector = bio->bi_iter.bi_sector;
+
+	if (bio_flagged(bio, BIO_REMAPPED) && bdev_is_partition(bio->bi_bdev))
+		sector -= bio->bi_bdev->bd_start_sect;
+	return sector;
+}
 
 /**
  * tracker_lock() - serialise with every other change of the trackers
@@ -80,8 +245,52 @@ bool tracker_any(void)
 	return !xa_empty(&trackers);
 }
 
+static void tracker_resize_work(struct work_struct *work)
+{
+	struct tracker *tracker = container_of(work, struct tracker,
+					       resize_work);
+	struct cbt_map_info info;
+	sector_t capacity;
+	int ret;
+
+	snapshot_lock();
+	tracker_lock();
+	capacity = bdev_nr_sectors(tracker->bdev.bdev);
+	if (capacity == tracker->cbt_map->capacity || !capacity ||
+	    xa_load(&trackers, tracker->dev) != tracker)
+		goto out;
+	pr_warn("device %u:%u changed capacity from %llu to %llu sectors: new CBT generation\n",
+		MAJOR(tracker->dev), MINOR(tracker->dev),
+		(unsigned long long)tracker->cbt_map->capacity,
+		(unsigned long long)capacity);
+	if (tracker->snapshot)
+		__snapshot_device_resized(tracker->snapshot, tracker);
+	ret = cbt_map_resize(tracker->cbt_map, capacity);
+	if (ret) {
+		/* Still a new generation: the next backup is full. */
+		pr_err("cannot resize the CBT map of %u:%u: %d\n",
+		       MAJOR(tracker->dev), MINOR(tracker->dev), ret);
+		if (cbt_map_reset(tracker->cbt_map))
+			goto out;
+	}
+	cbt_map_get_info(tracker->cbt_map, &info);
+	blksnap_nl_notify_tracker_change(tracker->dev, &info);
+out:
+	tracker_unlock();
+	snapshot_unlock();
+}
+
+/* The device's capacity is not the map's: a new generation, soon. */
+static void tracker_check_capacity(struct tracker *tracker)
+{
+	if (unlikely(bdev_nr_sectors(tracker->bdev.bdev) !=
+		     READ_ONCE(tracker->cbt_map->capacity)))
+		queue_work(blksnap_wq, &tracker->resize_work);
+}
+
 static void tracker_free(struct tracker *tracker)
 {
+	tracker_state_destroy(rcu_dereference_protected(tracker->state, 1));
 	cbt_map_destroy(tracker->cbt_map);
 	if (tracker->bdev.bdev)
 		blksnap_bdev_close(&tracker->bdev);
@@ -100,13 +309,16 @@ static void tracker_free(struct tracker *tracker)
  *
  * Context: process context, may sleep; takes tracker_lock().
  * Return: 0; -EEXIST if the device is tracked; -ENXIO or -ENODEV if there
- * is no such device; -ENOMEDIUM if it has no capacity; -E2BIG if the block
- * size is too small for the device; -ENOMEM.
+ * is no such device; -ENOMEDIUM if it has no capacity; -EOPNOTSUPP if it is
+ * zoned (zone appends and resets would escape copy-on-write); -E2BIG if
+ * the block size is too small for the device; -ENOMEM.
  */
 int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 {
+	struct tracker_state *state;
 	struct tracker *tracker;
 	sector_t capacity;
+	dev_t whole;
 	int ret;
 
 	tracker_lock();
@@ -121,15 +333,35 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 		goto out_unlock;
 	}
 	tracker->dev = dev;
+	INIT_WORK(&tracker->resize_work, tracker_resize_work);
 
 	ret = blksnap_bdev_open(dev, false, &tracker->bdev);
 	if (ret)
 		goto out_free;
 
+	if (bdev_is_zoned(tracker->bdev.bdev)) {
+		pr_warn("cannot track %u:%u: zoned devices are not supported\n",
+			MAJOR(dev), MINOR(dev));
+		ret = -EOPNOTSUPP;
+		goto out_free;
+	}
 	capacity = bdev_nr_sectors(tracker->bdev.bdev);
 	if (!capacity) {
 		ret = -ENOMEDIUM;
 		goto out_free;
+	}
+	state = tracker_state_create(NULL);
+	if (IS_ERR(state)) {
+		ret = PTR_ERR(state);
+		goto out_free;
+	}
+	RCU_INIT_POINTER(tracker->state, state);
+	whole = bdev_whole(tracker->bdev.bdev)->bd_dev;
+	if (bdev_is_partition(tracker->bdev.bdev)) {
+		/* So that counting it below cannot fail. */
+		ret = xa_reserve(&tracked_parts, whole, GFP_KERNEL);
+		if (ret)
+			goto out_free;
 	}
 	if (!block_size)
 		block_size = cbt_map_default_block_size(capacity);
@@ -142,7 +374,13 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 
 	ret = xa_insert(&trackers, dev, tracker, GFP_KERNEL);
 	if (ret)
-		goto out_free;
+		goto out_release;
+	if (bdev_is_partition(tracker->bdev.bdev)) {
+		void *n = xa_load(&tracked_parts, whole);
+
+		xa_store(&tracked_parts, whole,
+			 xa_mk_value(n ? xa_to_value(n) + 1 : 1), GFP_KERNEL);
+	}
 
 	__module_get(THIS_MODULE);
 	blksnap_stat_add(BLKSNAP_STAT_TRACKERS, 1);
@@ -152,6 +390,9 @@ int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info)
 		MAJOR(dev), MINOR(dev), block_size);
 	return 0;
 
+out_release:
+	if (bdev_is_partition(tracker->bdev.bdev))
+		xa_release(&tracked_parts, whole);
 out_free:
 	tracker_free(tracker);
 out_unlock:
@@ -164,7 +405,8 @@ out_unlock:
  * @dev: device number
  *
  * Bios in the filter may still see the tracker until an RCU grace period
- * has passed; it is freed after one.
+ * has passed; after one, the writes that passed the filter are waited for,
+ * then the tracker is freed.
  *
  * Context: process context, may sleep; takes tracker_lock().
  * Return: 0, -ENOENT if the device is not tracked, -EBUSY if it is in a
@@ -180,13 +422,28 @@ int tracker_detach(dev_t dev)
 		tracker_unlock();
 		return -EBUSY;
 	}
-	if (tracker)
+	if (tracker) {
 		xa_erase(&trackers, dev);
+		if (bdev_is_partition(tracker->bdev.bdev)) {
+			dev_t whole = bdev_whole(tracker->bdev.bdev)->bd_dev;
+			unsigned long n = xa_to_value(xa_load(&tracked_parts,
+							       whole));
+
+			if (n > 1)
+				xa_store(&tracked_parts, whole,
+					 xa_mk_value(n - 1), GFP_KERNEL);
+			else
+				xa_erase(&tracked_parts, whole);
+		}
+	}
 	tracker_unlock();
 	if (!tracker)
 		return -ENOENT;
 
 	synchronize_rcu();
+	cancel_work_sync(&tracker->resize_work);
+	/* Unreachable now: the writes it holds only end. */
+	tracker_state_drain(rcu_replace_pointer(tracker->state, NULL, true));
 	tracker_free(tracker);
 	blksnap_stat_sub(BLKSNAP_STAT_TRACKERS, 1);
 	pr_info("stopped tracking device %u:%u\n", MAJOR(dev), MINOR(dev));
@@ -207,56 +464,184 @@ static bool tracker_bio_changes_data(struct bio *bio)
 	}
 }
 
+static void tracker_io_end(struct bio *clone)
+{
+	struct tracker_io *io = container_of(clone, struct tracker_io, clone);
+	struct tracker_state *states[TRACKER_IO_STATES];
+	struct bio *orig = io->orig;
+	unsigned int i;
+
+	memcpy(states, io->states, sizeof(states));
+	orig->bi_status = clone->bi_status;
+	bio_put(clone);
+	bio_endio(orig);
+	for (i = 0; i < TRACKER_IO_STATES; i++)
+		if (states[i])
+			percpu_ref_put(&states[i]->inflight);
+}
+
+/*
+ * The module's own bios (its copies and image I/O, the clones of tracked
+ * writes) and the remainders of their splits, which are the same bios: all
+ * end in this module.  A caller's address would tell only the first entry.
+ */
+static bool tracker_bio_is_own(struct bio *bio)
+{
+	return bio->bi_end_io &&
+	       within_module((unsigned long)bio->bi_end_io, THIS_MODULE);
+}
+
+/* Take a reference on the state of a tracker; RCU read lock held. */
+static struct tracker_state *tracker_state_get(struct tracker *tracker)
+{
+	struct tracker_state *state = rcu_dereference(tracker->state);
+
+	percpu_ref_get(&state->inflight);
+	return state;
+}
+
+/*
+ * A write through a whole disk: mark it in the tracked partitions it
+ * touches (in their sector space), and hold their states in @states from
+ * index *@n on.  RCU read lock held.
+ */
+static void tracker_mark_parts(struct block_device *disk, sector_t sector,
+			       sector_t count, struct tracker_state **states,
+			       unsigned int *n)
+{
+	struct block_device *part;
+	struct tracker *tracker;
+	unsigned long i;
+	sector_t start, len;
+
+	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
+		tracker = xa_load(&trackers, part->bd_dev);
+		if (!tracker)
+			continue;
+		start = part->bd_start_sect;
+		len = bdev_nr_sectors(part);
+		if (sector + count <= start || sector >= start + len)
+			continue;
+		cbt_map_mark(tracker->cbt_map,
+			     sector > start ? sector - start : 0,
+			     min(sector + count, start + len) - max(sector, start));
+		if (*n == TRACKER_IO_STATES)
+			continue;
+		tracker_check_capacity(tracker);
+		states[(*n)++] = tracker_state_get(tracker);
+	}
+}
+
 /**
- * tracker_submit_bio() - record the change a bio is about to make, and
- * copy what it overwrites if the device is in a taken snapshot
- * @bio: a bio entering submit_bio_noacct(), before partition remapping
+ * tracker_io_submit() - send a tracked write on to its device
+ * @clone: the clone of a tracked write (every write diff_area_submit_bio()
+ *	sees is one), which the copy-on-write of its current stage lets pass
+ *
+ * A write through a whole disk across two partitions, each in a
+ * snapshot, goes through the copy-on-write of each in turn.
+ *
+ * Context: bio submission path or the copy workqueue; see
+ * diff_area_submit_bio().
+ */
+void tracker_io_submit(struct bio *clone)
+{
+	struct tracker_io *io = container_of(clone, struct tracker_io, clone);
+	struct tracker_state *state;
+
+	while (++io->stage < TRACKER_IO_STATES) {
+		state = io->states[io->stage];
+		if (state && state->da && diff_area_submit_bio(state->da, clone))
+			return;
+	}
+	submit_bio_noacct(clone);
+}
+
+/**
+ * tracker_submit_bio() - record the change a bio is about to make, copy
+ * what it overwrites if the device is in a taken snapshot, and hold it
+ * until it completes
+ * @bio: a bio entering submit_bio_noacct()
  *
  * The bio is marked in the map of its device and, for a partition, in
  * the map of the whole disk (in the disk's sector space) when that is
- * tracked too.  A bio that fails later has been marked all the same:
- * tracking errs on the side of copying too much.  A disk and its
- * partitions are never in snapshots at once, so at most one diff area
- * sees the bio.
+ * tracked too; a bio of a whole disk, in the maps of the tracked
+ * partitions it touches (each in its own space).  A bio that fails later
+ * has been marked all the same: tracking errs on the side of copying too
+ * much.  A disk and its partitions are never in snapshots at once; a write
+ * through a whole disk across partitions in snapshots goes through the
+ * copy-on-write of each in turn.  A write of a tracked device goes to it as a clone that
+ * holds the states it was seen under until it completes: the take and the
+ * destroy wait for them.
  *
- * Context: bio submission path; sleeps only to throttle writers.
- * Return: true if the bio was taken over by copy-on-write.
+ * Context: bio submission path; sleeps only to throttle writers and for
+ * a clone (GFP_NOIO, from a mempool) in task context without REQ_NOWAIT.
+ * Return: true if the bio was taken over (its clone submitted, deferred
+ * for copy-on-write, or ended), false if the caller submits it.
  */
 bool tracker_submit_bio(struct bio *bio)
 {
+	struct tracker_state *states[TRACKER_IO_STATES] = { NULL };
 	struct block_device *bdev = bio->bi_bdev;
-	sector_t sector = bio->bi_iter.bi_sector;
-	struct diff_area *da = NULL, *whole_da;
 	struct tracker *tracker;
-	bool taken;
+	struct tracker_io *io;
+	unsigned int i, n = 0;
+	struct bio *clone;
+	sector_t sector;
+	gfp_t gfp;
 
-	if (!tracker_bio_changes_data(bio))
+	if (!tracker_bio_changes_data(bio) || tracker_bio_is_own(bio))
 		return false;
+	sector = tracker_bio_sector(bio);
 
+	/* The state first: one that copies comes with the advanced number. */
 	rcu_read_lock();
 	tracker = xa_load(&trackers, bdev->bd_dev);
 	if (tracker) {
+		tracker_check_capacity(tracker);
+		states[n++] = tracker_state_get(tracker);
 		cbt_map_mark(tracker->cbt_map, sector, bio_sectors(bio));
-		da = rcu_dereference(tracker->diff_area);
 	}
 	if (bdev_is_partition(bdev)) {
 		tracker = xa_load(&trackers, bdev_whole(bdev)->bd_dev);
 		if (tracker) {
+			tracker_check_capacity(tracker);
+			states[n++] = tracker_state_get(tracker);
 			cbt_map_mark(tracker->cbt_map,
 				     sector + bdev->bd_start_sect,
 				     bio_sectors(bio));
-			whole_da = rcu_dereference(tracker->diff_area);
-			if (!da)
-				da = whole_da;
 		}
+	} else if (xa_load(&tracked_parts, bdev->bd_dev)) {
+		tracker_mark_parts(bdev, sector, bio_sectors(bio), states, &n);
 	}
-	if (da && !diff_area_get(da))
-		da = NULL;
 	rcu_read_unlock();
-
-	if (!da)
+	if (!n)
 		return false;
-	taken = diff_area_submit_bio(da, bio);
-	diff_area_put(da);
-	return taken;
+
+	if (bio->bi_opf & REQ_NOWAIT)
+		gfp = GFP_NOWAIT;
+	else
+		gfp = in_task() ? GFP_NOIO : GFP_ATOMIC;
+	clone = bio_alloc_clone(bdev, bio, gfp, &tracker_bioset);
+	if (!clone) {
+		for (i = 0; i < n; i++)
+			percpu_ref_put(&states[i]->inflight);
+		if (bio->bi_opf & REQ_NOWAIT) {
+			bio_wouldblock_error(bio);
+			return true;
+		}
+		/* Out of memory outside a task: marked, not held, not copied. */
+		pr_err_ratelimited("no memory to hold a write of %pg\n", bdev);
+		return false;
+	}
+	io = container_of(clone, struct tracker_io, clone);
+	io->orig = bio;
+	memcpy(io->states, states, sizeof(states));
+	io->stage = -1;
+	clone->bi_end_io = tracker_io_end;
+	clone->bi_private = NULL;
+	/* Polling would look for the original's cookie, which is never set. */
+	clone->bi_opf &= ~REQ_POLLED;
+
+	tracker_io_submit(clone);
+	return true;
 }

@@ -9,6 +9,8 @@
  *   pit-writer now
  *   pit-writer verify --log FILE --t0 NS --t1 NS [--no-direct] ORIG=IMAGE...
  *   pit-writer hash [--no-direct] DEV...
+ *   pit-writer apply --map FILE --above N --block-size B SRC DST
+ *   pit-writer compare A B
  *
  * Every 4 KiB block of the devices holds one record: the device's index in
  * the DEV list, the block number, a sequence number (0 from init, then one
@@ -956,6 +958,124 @@ static int cmd_hash(int argc, char **argv)
 	return 0;
 }
 
+/* ---- apply and compare: incremental backups --------------------------- */
+
+/*
+ * apply --map FILE --above N --block-size B SRC DST: copy from SRC to DST
+ * every CBT block whose byte in the raw map FILE is greater than N (what an
+ * incremental backup copies); print "applied=K blocks=M".
+ */
+static int cmd_apply(int argc, char **argv)
+{
+	_cleanup_(fclosep) FILE *map = NULL;
+	_cleanup_(closep) int src = -1, dst = -1;
+	_cleanup_(freep) void *buf = NULL;
+	const char *map_path = NULL;
+	uint64_t above = 0, bsize = 0, applied = 0, index = 0;
+	struct device s, d;
+	int c, r;
+
+	if (argc != 9)
+		return usage_error("usage: apply --map FILE --above N --block-size B SRC DST");
+	for (int i = 1; i < 7; i += 2) {
+		if (strcmp(argv[i], "--map") == 0)
+			map_path = argv[i + 1];
+		else if (strcmp(argv[i], "--above") == 0 && parse_u64(argv[i + 1], &above) == 0)
+			continue;
+		else if (strcmp(argv[i], "--block-size") == 0 &&
+			 parse_u64(argv[i + 1], &bsize) == 0)
+			continue;
+		else
+			return usage_error("apply: bad option '%s'", argv[i]);
+	}
+	if (!map_path || !bsize || bsize % PIT_BLOCK_SIZE || bsize > IO_SIZE)
+		return usage_error("apply: --map and a block size of 4 KiB..1 MiB are needed");
+	map = fopen(map_path, "re");
+	if (!map)
+		return log_error(-errno, "cannot open %s", map_path);
+	r = device_open(&s, argv[7], O_RDONLY, true);
+	if (r < 0)
+		return r;
+	src = s.fd;
+	r = device_open(&d, argv[8], O_WRONLY, false);
+	if (r < 0)
+		return r;
+	dst = d.fd;
+	buf = io_buffer(bsize);
+	if (!buf)
+		return log_error(-ENOMEM, "apply");
+	for (; (c = fgetc(map)) != EOF; index++) {
+		uint64_t off = index * bsize, len;
+
+		if ((uint64_t)c <= above)
+			continue;
+		if (off >= s.blocks * PIT_BLOCK_SIZE)
+			return log_error(-ERANGE, "map block %" PRIu64 " is past the end of %s",
+					 index, argv[7]);
+		len = s.blocks * PIT_BLOCK_SIZE - off;
+		if (len > bsize)
+			len = bsize;
+		r = pio_full(false, src, buf, len, off);
+		if (r < 0)
+			return log_error(r, "cannot read %s", argv[7]);
+		r = pio_full(true, dst, buf, len, off);
+		if (r < 0)
+			return log_error(r, "cannot write %s", argv[8]);
+		applied++;
+	}
+	if (fsync(dst) < 0)
+		return log_error(-errno, "cannot sync %s", argv[8]);
+	printf("applied=%" PRIu64 " blocks=%" PRIu64 "\n", applied, index);
+	return 0;
+}
+
+/*
+ * compare A B: print "differ=K" (K 4 KiB blocks differ) and the first few
+ * block numbers; exit status 1 if any differ.
+ */
+static int cmd_compare(int argc, char **argv)
+{
+	_cleanup_(closep) int fa = -1, fb = -1;
+	_cleanup_(freep) void *ba = NULL, *bb = NULL;
+	uint64_t differ = 0, bytes;
+	struct device a, b;
+	int r;
+
+	if (argc != 3)
+		return usage_error("usage: compare A B");
+	r = device_open(&a, argv[1], O_RDONLY, false);
+	if (r < 0)
+		return r;
+	fa = a.fd;
+	r = device_open(&b, argv[2], O_RDONLY, false);
+	if (r < 0)
+		return r;
+	fb = b.fd;
+	if (a.blocks != b.blocks)
+		return log_error(-EINVAL, "%s and %s differ in size", argv[1], argv[2]);
+	ba = io_buffer(IO_SIZE);
+	bb = io_buffer(IO_SIZE);
+	if (!ba || !bb)
+		return log_error(-ENOMEM, "compare");
+	bytes = a.blocks * PIT_BLOCK_SIZE;
+	for (uint64_t off = 0; off < bytes; off += IO_SIZE) {
+		size_t len = bytes - off < IO_SIZE ? (size_t)(bytes - off) : IO_SIZE;
+
+		if ((r = pio_full(false, fa, ba, len, off)) < 0)
+			return log_error(r, "cannot read %s", argv[1]);
+		if ((r = pio_full(false, fb, bb, len, off)) < 0)
+			return log_error(r, "cannot read %s", argv[2]);
+		for (size_t k = 0; k < len; k += PIT_BLOCK_SIZE) {
+			if (memcmp((char *)ba + k, (char *)bb + k, PIT_BLOCK_SIZE) == 0)
+				continue;
+			if (differ++ < MAX_REPORTED)
+				printf("block %" PRIu64 " differs\n", (off + k) / PIT_BLOCK_SIZE);
+		}
+	}
+	printf("differ=%" PRIu64 "\n", differ);
+	return differ ? -EIO : 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static const struct {
@@ -967,6 +1087,8 @@ static const struct {
 	{ "now", cmd_now },
 	{ "verify", cmd_verify },
 	{ "hash", cmd_hash },
+	{ "apply", cmd_apply },
+	{ "compare", cmd_compare },
 };
 
 static void help(void)
@@ -984,6 +1106,10 @@ static void help(void)
 	      "\tcheck that the images hold the devices between t0 and t1\n"
 	      "  pit-writer hash [--no-direct] DEV...\n"
 	      "\tprint a 64-bit hash of each device's content\n"
+	      "  pit-writer apply --map FILE --above N --block-size B SRC DST\n"
+	      "\tcopy the CBT blocks whose raw map byte is above N from SRC to DST\n"
+	      "  pit-writer compare A B\n"
+	      "\tprint differ=K, the 4 KiB blocks that differ; exit 1 if K > 0\n"
 	      "The DEV lists of init and run, and the DEVs of verify, are in one order.\n"
 	      "Exit status: 0, 1 on a failure or a violation, 2 on a usage error.\n",
 	      stdout);

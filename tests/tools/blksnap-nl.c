@@ -687,6 +687,29 @@ static int nl_connect(struct nl *nl)
 	return 0;
 }
 
+/*
+ * Swap the socket for a new one that has received nothing yet, keeping the
+ * family resolved on the old one: the kernel sizes the first part of a dump
+ * by what the socket has received before (NLMSG_GOODSIZE on a fresh one).
+ */
+static int nl_reopen_fresh(struct nl *nl)
+{
+	static const int opts[] = { NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NETLINK_CAP_ACK };
+	_cleanup_(closep) int fd = -1;
+	int one = 1;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return log_error(-errno, "cannot open a generic netlink socket");
+	for (size_t i = 0; i < ELEMENTSOF(opts); i++)
+		if (setsockopt(fd, SOL_NETLINK, opts[i], &one, sizeof(one)) < 0)
+			return log_error(-errno, "cannot set netlink socket option %d", opts[i]);
+	close(nl->fd);
+	nl->fd = fd;
+	fd = -1;
+	return 0;
+}
+
 /* Connect, send @req and handle its answer. */
 static int nl_run(struct req *req, unsigned flags, nl_reply_fn fn, void *userdata)
 {
@@ -1145,7 +1168,7 @@ static int map_slice(_unused_ const struct genlmsghdr *g, const void *attrs, siz
 	return 0;
 }
 
-/* map [--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]] */
+/* map [--fresh-socket] [--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]] */
 static int run_map(const struct command *c, int argc, char **argv)
 {
 	_cleanup_(nl_done) struct nl nl = NL_NULL;
@@ -1153,13 +1176,23 @@ static int run_map(const struct command *c, int argc, char **argv)
 	struct map_read m = { 0 };
 	const char *raw = NULL, *snapshot = NULL;
 	uint64_t offset = 0, length = 0;
+	bool fresh = false;
 	uint8_t id[BLKSNAP_GENERATION_ID_LEN];
 	char uuid[UUID_STR_LEN];
 	struct dev_arg dev;
 	struct req req;
 	int r;
 
-	while (argc >= 2 && (strcmp(argv[0], "--raw") == 0 || strcmp(argv[0], "--snapshot") == 0)) {
+	for (;;) {
+		if (argc >= 1 && strcmp(argv[0], "--fresh-socket") == 0) {
+			fresh = true;
+			argc--;
+			argv++;
+			continue;
+		}
+		if (argc < 2 || (strcmp(argv[0], "--raw") != 0 &&
+				 strcmp(argv[0], "--snapshot") != 0))
+			break;
 		if (argv[0][2] == 'r')
 			raw = argv[1];
 		else
@@ -1186,6 +1219,8 @@ static int run_map(const struct command *c, int argc, char **argv)
 	if (argc > 2)
 		req_put_u64(&req, BLKSNAP_A_MAP_LENGTH, length);
 	if ((r = nl_connect(&nl)) < 0)
+		return r;
+	if (fresh && (r = nl_reopen_fresh(&nl)) < 0)
 		return r;
 	if (raw && !(raw_file = fopen(raw, "we")))
 		return log_error(-errno, "cannot open '%s'", raw);
@@ -1539,11 +1574,12 @@ static const struct command commands[] = {
 	  run_simple, BLKSNAP_CMD_CBT_RESET, 1, 1, 0, tracker_reply },
 	{ "mark", "DEV START+COUNT...", "mark ranges of sectors changed",
 	  run_simple, BLKSNAP_CMD_CBT_MARK_DIRTY, 2, INT_MAX, 0, NULL },
-	{ "map", "[--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]]",
+	{ "map", "[--fresh-socket] [--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]]",
 	  "print runs of changed blocks as START+COUNT=VALUE (or write\n"
 	  "\tthe map's bytes to FILE), then generation=UUID blocks=N; with\n"
-	  "\t--snapshot, the map as the snapshot's take froze it",
-	  run_map, BLKSNAP_CMD_CBT_MAP_READ, 1, 7, NL_DUMP, map_slice },
+	  "\t--snapshot, the map as the snapshot's take froze it; with\n"
+	  "\t--fresh-socket, read it on a socket that received nothing before",
+	  run_map, BLKSNAP_CMD_CBT_MAP_READ, 1, 8, NL_DUMP, map_slice },
 	{ "snapshot-create", "DEV... [--chunk-size BYTES] [--low-free SECTORS]",
 	  "create a snapshot of the devices; print it",
 	  run_snapshot_create, BLKSNAP_CMD_SNAPSHOT_CREATE, 1, INT_MAX, 0, snapshot_reply },

@@ -325,8 +325,13 @@ int blksnap_nl_snapshot_create_doit(struct sk_buff *skb, struct genl_info *info)
 		nr++;
 	}
 
+	/*
+	 * snapshot_create() sets @bad only for a refused device, not on
+	 * -ENOMEM: look the attribute up only for the errors that have one.
+	 */
 	ret = snapshot_create(devs, nr, chunk_size, low_free, &id, &bad);
-	nla = blksnap_nl_nth_attr(info, BLKSNAP_A_DEVICE, bad);
+	if (ret == -EINVAL || ret == -ENOENT || ret == -EBUSY)
+		nla = blksnap_nl_nth_attr(info, BLKSNAP_A_DEVICE, bad);
 	switch (ret) {
 	case 0:
 		ret = blksnap_nl_reply_snapshot(info, &id);
@@ -479,6 +484,13 @@ static int blksnap_nl_storage_file(struct genl_info *info,
 		NL_SET_ERR_MSG_ATTR(extack, fd_attr, "not a regular file");
 		return -EINVAL;
 	}
+	/* Every write would land at the end, not where the chunk goes. */
+	if (file->f_flags & O_APPEND) {
+		fput(file);
+		NL_SET_ERR_MSG_ATTR(extack, fd_attr,
+				    "file is open with O_APPEND: chunks are written at their own offsets");
+		return -EINVAL;
+	}
 	limit = nla_get_u64(info->attrs[BLKSNAP_A_STORAGE_LIMIT]);
 	range = diff_storage_range_file(file, limit);
 	if (IS_ERR(range))
@@ -548,9 +560,11 @@ int blksnap_nl_snapshot_append_storage_doit(struct sk_buff *skb,
 	bool has_fd = info->attrs[BLKSNAP_A_STORAGE_FD];
 	bool has_ranges = info->attrs[BLKSNAP_A_STORAGE_RANGE];
 	struct netlink_ext_ack *extack = info->extack;
+	enum snapshot_storage_fault fault;
 	struct nlattr *bad_attr;
 	LIST_HEAD(ranges);
 	int ret, bad;
+	dev_t where;
 	uuid_t id;
 
 	ret = blksnap_nl_check_admin(skb, extack);
@@ -568,30 +582,55 @@ int blksnap_nl_snapshot_append_storage_doit(struct sk_buff *skb,
 	if (ret)
 		goto out;
 
-	ret = snapshot_append_storage(&id, &ranges, &bad);
+	ret = snapshot_append_storage(&id, &ranges, &bad, &fault, &where);
 	bad_attr = has_fd ? info->attrs[BLKSNAP_A_STORAGE_FD] :
 		   blksnap_nl_nth_attr(info, BLKSNAP_A_STORAGE_RANGE, bad);
 	switch (ret) {
 	case 0:
 		ret = blksnap_nl_reply_snapshot(info, &id);
-		break;
+		goto out;
 	case -ENOENT:
 		NL_SET_ERR_MSG_MOD(extack, "no such snapshot");
-		break;
+		goto out;
 	case -EIO:
 		NL_SET_ERR_MSG_MOD(extack, "snapshot is corrupted");
-		break;
-	case -ELOOP:
+		goto out;
+	}
+	switch (fault) {
+	case SNAPSHOT_STORAGE_IMAGE:
 		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
-				    "storage on a snapshot image, or a file on a device of this snapshot, would recurse");
+				    "storage on a snapshot image would recurse");
 		break;
-	case -EINVAL:
+	case SNAPSHOT_STORAGE_RECURSES:
+		if (has_fd)
+			BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
+						"a file on a device of this snapshot, of another one, or of a stack (dm, md, loop) on one, would recurse");
+		else
+			BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
+						"storage on a device of another snapshot, or of a stack (dm, md, loop) on a snapshot's device, would recurse");
+		break;
+	case SNAPSHOT_STORAGE_UNKNOWN_FS:
+		BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
+					"storage on a file system without a block device (btrfs, FUSE, NFS...): which devices it writes to cannot be checked");
+		break;
+	case SNAPSHOT_STORAGE_SMALL:
 		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
 				    "storage is smaller than a chunk");
 		break;
-	case -EBUSY:
-		NL_SET_ERR_MSG_MOD(extack,
-				   "storage range overlaps storage in use");
+	case SNAPSHOT_STORAGE_BLOCK_SIZE:
+		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
+				    "storage device has a larger logical block size than the snapshot's devices");
+		break;
+	case SNAPSHOT_STORAGE_ALIGNMENT:
+		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
+				    "storage range is not aligned to its device's logical block size");
+		break;
+	case SNAPSHOT_STORAGE_OVERLAP:
+		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
+				    "storage range overlaps storage in use (on its disk, through a partition or not)");
+		break;
+	case SNAPSHOT_STORAGE_OK:
+		NL_SET_ERR_MSG_MOD(extack, "cannot add the storage");
 		break;
 	}
 out:

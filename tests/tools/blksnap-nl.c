@@ -1074,9 +1074,11 @@ static int run_snapshot_append(const struct command *c, int argc, char **argv)
 	req_put(&req, BLKSNAP_A_SNAPSHOT_ID, id, sizeof(id));
 	for (int i = 1; i < argc; i++) {
 		bool tmp = strcmp(argv[i], "--tmpfile") == 0;
+		bool append = strcmp(argv[i], "--append-file") == 0;
+		bool ro = strcmp(argv[i], "--ro-file") == 0;
 		uint64_t limit;
 
-		if (!tmp && strcmp(argv[i], "--file") != 0) {
+		if (!tmp && !append && !ro && strcmp(argv[i], "--file") != 0) {
 			if ((r = put_storage_range(&req, argv[i])) < 0)
 				return r;
 			continue;
@@ -1084,11 +1086,15 @@ static int run_snapshot_append(const struct command *c, int argc, char **argv)
 		if (i + 2 >= argc)
 			return usage_error("%s needs a path and a limit in sectors", argv[i]);
 		if (fd >= 0)
-			return usage_error("only one --file or --tmpfile in a request");
+			return usage_error("only one file in a request");
 		if (parse_u64(argv[i + 2], UINT64_MAX, &limit) < 0)
 			return usage_error("bad limit '%s'", argv[i + 2]);
 		if (tmp)
 			fd = open(argv[i + 1], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		else if (append)
+			fd = open(argv[i + 1], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		else if (ro)
+			fd = open(argv[i + 1], O_RDONLY | O_CLOEXEC);
 		else
 			fd = open(argv[i + 1], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -1590,7 +1596,9 @@ static const struct command commands[] = {
 	{ "snapshot-append", "ID [DEV:START+COUNT...] [--file PATH LIMIT | --tmpfile DIR LIMIT]",
 	  "give the snapshot difference storage: sector ranges of devices,\n"
 	  "\tor a file (opened read-write, created if need be; or an O_TMPFILE\n"
-	  "\tin DIR) it may grow to LIMIT sectors; print the snapshot",
+	  "\tin DIR) it may grow to LIMIT sectors; print the snapshot.  For\n"
+	  "\ttests of refusals, --append-file PATH LIMIT opens the file\n"
+	  "\twrite-only with O_APPEND, --ro-file PATH LIMIT read-only",
 	  run_snapshot_append, BLKSNAP_CMD_SNAPSHOT_APPEND_STORAGE, 1, INT_MAX, 0,
 	  snapshot_reply },
 	{ "snapshot-take", "ID", "take the snapshot; print it",

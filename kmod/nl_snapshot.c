@@ -14,6 +14,21 @@
 #include "snapimage.h"
 #include "snapshot.h"
 
+/*
+ * The generation of the list of snapshots, for dumps: advanced at every
+ * snapshot added or destroyed (from the add and del events, which the
+ * snapshot code sends under snapshot_lock()), never 0.  A dump resumes by
+ * a count of snapshots already sent, so one that spans a change is
+ * flagged NLM_F_DUMP_INTR.  Protected by snapshot_lock().
+ */
+static unsigned int blksnap_nl_snapshot_seq = 1;
+
+static void __blksnap_nl_snapshot_list_changed(void)
+{
+	if (!++blksnap_nl_snapshot_seq)
+		blksnap_nl_snapshot_seq = 1;
+}
+
 static u32 blksnap_nl_snapshot_state(struct snapshot *snapshot)
 {
 	if (READ_ONCE(snapshot->error))
@@ -144,6 +159,9 @@ void blksnap_nl_notify_snapshot(u8 cmd, struct snapshot *snapshot)
 	struct sk_buff *msg;
 	void *hdr;
 
+	if (cmd == BLKSNAP_CMD_SNAPSHOT_ADD_NTF)
+		__blksnap_nl_snapshot_list_changed();
+
 	msg = blksnap_nl_event_new(cmd, &hdr);
 	if (msg)
 		blksnap_nl_event_send(msg, hdr,
@@ -154,12 +172,15 @@ void blksnap_nl_notify_snapshot(u8 cmd, struct snapshot *snapshot)
  * blksnap_nl_notify_snapshot_del() - announce a destroyed snapshot
  * @id: its id
  *
- * Context: process context.
+ * Context: process context, snapshot_lock() held (the snapshot has just
+ * left the list).
  */
 void blksnap_nl_notify_snapshot_del(const uuid_t *id)
 {
 	struct sk_buff *msg;
 	void *hdr;
+
+	__blksnap_nl_snapshot_list_changed();
 
 	msg = blksnap_nl_event_new(BLKSNAP_CMD_SNAPSHOT_DEL_NTF, &hdr);
 	if (msg)
@@ -410,7 +431,9 @@ int blksnap_nl_snapshot_get_doit(struct sk_buff *skb, struct genl_info *info)
  * @skb: the message to fill
  * @cb: the dump's state: args[0] counts the snapshots already sent
  *
- * A request that names a snapshot narrows the dump to it.
+ * A request that names a snapshot narrows the dump to it.  A dump during
+ * which a snapshot was added or destroyed is flagged NLM_F_DUMP_INTR (it
+ * may have skipped or repeated one): the client dumps again.
  *
  * Context: process context, may sleep.
  * Return: the length of @skb (0 when the dump is complete) or an errno.
@@ -424,6 +447,7 @@ int blksnap_nl_snapshot_get_dumpit(struct sk_buff *skb,
 	void *hdr;
 
 	snapshot_lock();
+	cb->seq = blksnap_nl_snapshot_seq;
 	while ((snapshot = __snapshot_next(snapshot))) {
 		if (id_attr && memcmp(nla_data(id_attr), &snapshot->id,
 				      BLKSNAP_GENERATION_ID_LEN))
@@ -435,6 +459,7 @@ int blksnap_nl_snapshot_get_dumpit(struct sk_buff *skb,
 				  NLM_F_MULTI, BLKSNAP_CMD_SNAPSHOT_GET);
 		if (!hdr)
 			break;
+		genl_dump_check_consistent(cb, hdr);
 		if (blksnap_nl_put_snapshot(skb, snapshot)) {
 			genlmsg_cancel(skb, hdr);
 			break;

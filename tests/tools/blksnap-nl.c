@@ -478,6 +478,7 @@ struct nl {
 	uint16_t family;
 	uint32_t events_group;	/* 0 if the family has none */
 	bool enoent_acked;	/* the last error was an ENOENT ack, left unreported */
+	unsigned pause_before_receive;	/* seconds to wait between a send and its answer */
 	uint8_t *buf;		/* RECV_BUF_SIZE bytes */
 };
 
@@ -617,6 +618,15 @@ static int nl_transact(struct nl *nl, struct req *req, unsigned flags, nl_reply_
 	nlh->nlmsg_seq = ++nl->seq;
 	if (send(nl->fd, req->buf, req->len, 0) < 0)
 		return log_error(-errno, "cannot send the request");
+	/*
+	 * For tests: the kernel fills the first part of a dump at the send,
+	 * each next one when the previous one is received.
+	 */
+	if (nl->pause_before_receive) {
+		fputs("paused\n", stderr);
+		sleep(nl->pause_before_receive);
+		nl->pause_before_receive = 0;
+	}
 
 	for (;;) {
 		ssize_t n = nl_recv(nl);
@@ -1030,6 +1040,36 @@ static int run_snapshot(const struct command *c, int argc, char **argv)
 		req_put(&req, BLKSNAP_A_SNAPSHOT_ID, id, sizeof(id));
 	}
 	return nl_run(&req, c->flags, c->reply, NULL);
+}
+
+/* snapshot-list [--fresh-socket] [--pause-before-receive SECONDS] */
+static int run_snapshot_list(const struct command *c, int argc, char **argv)
+{
+	_cleanup_(nl_done) struct nl nl = NL_NULL;
+	unsigned pause = 0;
+	bool fresh = false;
+	struct req req;
+	uint64_t v;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--fresh-socket") == 0) {
+			fresh = true;
+		} else if (strcmp(argv[i], "--pause-before-receive") == 0 && i + 1 < argc) {
+			if (parse_u64(argv[++i], 3600, &v) < 0)
+				return usage_error("bad pause '%s'", argv[i]);
+			pause = (unsigned)v;
+		} else {
+			return usage_error("usage: blksnap-nl snapshot-list %s", c->args);
+		}
+	}
+	req_init(&req, 0, c->cmd, BLKSNAP_FAMILY_VERSION);
+	if ((r = nl_connect(&nl)) < 0)
+		return r;
+	if (fresh && (r = nl_reopen_fresh(&nl)) < 0)
+		return r;
+	nl.pause_before_receive = pause;
+	return nl_transact(&nl, &req, c->flags, c->reply, NULL);
 }
 
 /* DEV:START+COUNT, DEV a /path or MAJ:MIN: a storage-range nest */
@@ -1591,8 +1631,12 @@ static const struct command commands[] = {
 	  run_snapshot_create, BLKSNAP_CMD_SNAPSHOT_CREATE, 1, INT_MAX, 0, snapshot_reply },
 	{ "snapshot-get", "ID", "print the snapshot",
 	  run_snapshot, BLKSNAP_CMD_SNAPSHOT_GET, 1, 1, 0, snapshot_reply },
-	{ "snapshot-list", "", "print every snapshot",
-	  run_snapshot, BLKSNAP_CMD_SNAPSHOT_GET, 0, 0, NL_DUMP, snapshot_reply },
+	{ "snapshot-list", "[--fresh-socket] [--pause-before-receive SECONDS]",
+	  "print every snapshot; for tests, on a socket that received nothing\n"
+	  "\tbefore, and printing \"paused\" on stderr then waiting between the\n"
+	  "\trequest and the first receive (the kernel fills the first part of\n"
+	  "\tthe dump at the request, the next ones as the parts are received)",
+	  run_snapshot_list, BLKSNAP_CMD_SNAPSHOT_GET, 0, 3, NL_DUMP, snapshot_reply },
 	{ "snapshot-append", "ID [DEV:START+COUNT...] [--file PATH LIMIT | --tmpfile DIR LIMIT]",
 	  "give the snapshot difference storage: sector ranges of devices,\n"
 	  "\tor a file (opened read-write, created if need be; or an O_TMPFILE\n"

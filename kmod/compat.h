@@ -214,20 +214,20 @@ static inline struct file *blksnap_loop_backing_file(struct gendisk *disk)
 }
 
 /*
- * An extack message about an attribute that names a device (MAJ:MIN),
- * where the kernel can format one (6.2 on); the fixed text otherwise.
+ * An extack message about an attribute that names a device: @fmt with the
+ * device's MAJ:MIN where the kernel can format one (6.2 on; the result
+ * must fit in NETLINK_MAX_FMTMSG_LEN, 80 bytes), the fixed @msg otherwise.
  */
 #ifdef NL_SET_ERR_MSG_ATTR_FMT
-#define BLKSNAP_NL_ERR_ATTR_DEV(extack, attr, dev, msg)			\
+#define BLKSNAP_NL_ERR_ATTR_DEV(extack, attr, dev, msg, fmt)		\
 	do {								\
 		dev_t __dev = (dev);					\
 									\
-		NL_SET_ERR_MSG_ATTR_FMT(extack, attr,			\
-					msg ": device %u:%u",		\
+		NL_SET_ERR_MSG_ATTR_FMT(extack, attr, fmt " %u:%u",	\
 					MAJOR(__dev), MINOR(__dev));	\
 	} while (0)
 #else
-#define BLKSNAP_NL_ERR_ATTR_DEV(extack, attr, dev, msg)			\
+#define BLKSNAP_NL_ERR_ATTR_DEV(extack, attr, dev, msg, fmt)		\
 	NL_SET_ERR_MSG_ATTR(extack, attr, msg)
 #endif
 

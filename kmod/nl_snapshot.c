@@ -629,14 +629,17 @@ int blksnap_nl_snapshot_append_storage_doit(struct sk_buff *skb,
 	case SNAPSHOT_STORAGE_RECURSES:
 		if (has_fd)
 			BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
-						"a file on a device of this snapshot, of another one, or of a stack (dm, md, loop) on one, would recurse");
+						"a file on a device of this snapshot, of another one, or of a stack (dm, md, loop) on one, would recurse",
+						"would recurse: a file on a device of this snapshot or another:");
 		else
 			BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
-						"storage on a device of another snapshot, or of a stack (dm, md, loop) on a snapshot's device, would recurse");
+						"storage on a device of another snapshot, or of a stack (dm, md, loop) on a snapshot's device, would recurse",
+						"would recurse: another snapshot's device, or a stack on one:");
 		break;
 	case SNAPSHOT_STORAGE_UNKNOWN_FS:
 		BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
-					"storage on a file system without a block device (btrfs, FUSE, NFS...): which devices it writes to cannot be checked");
+					"storage on a file system without a block device (btrfs, FUSE, NFS...): which devices it writes to cannot be checked",
+					"no block device to check for recursion: file system");
 		break;
 	case SNAPSHOT_STORAGE_SMALL:
 		NL_SET_ERR_MSG_ATTR(extack, bad_attr,

@@ -246,10 +246,6 @@ static int __diff_storage_walk(struct block_device *bdev, unsigned int depth,
 		return -ELOOP;
 	if (visit(bdev, depth, data))
 		return -ELOOP;
-	if (bdev_is_partition(bdev) && visit(bdev_whole(bdev), depth, data)) {
-		*where = bdev_whole(bdev)->bd_dev;
-		return -ELOOP;
-	}
 	backing = blksnap_loop_backing_file(disk);
 	if (backing)
 		return __diff_storage_walk_file(backing, depth + 1, visit, data,
@@ -268,7 +264,7 @@ static int __diff_storage_walk(struct block_device *bdev, unsigned int depth,
 /**
  * diff_storage_walk() - visit a block device and every device under it
  * @bdev: the device, held open by the caller
- * @visit: called for @bdev, for its whole disk if it is a partition, and
+ * @visit: called for @bdev (which tells a partition from its disk), and
  *	likewise for each device it is stacked on: the devices a stacking
  *	driver (dm, md) registered as its slaves, and for a loop device the
  *	device of its backing file's file system

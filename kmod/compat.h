@@ -9,6 +9,9 @@
 #define __BLKSNAP_COMPAT_H
 
 #include <linux/blkdev.h>
+#include <linux/fs.h>
+#include <uapi/linux/loop.h>
+#include <linux/major.h>
 #include <net/genetlink.h>
 
 /**
@@ -155,5 +158,99 @@ static inline struct gendisk *blksnap_alloc_disk(unsigned int lbs,
 #define BLKSNAP_BDEV_OPEN_DISK		(bdev->bd_disk)
 #define BLKSNAP_BDEV_RELEASE_ARGS	struct gendisk *disk, fmode_t mode
 #endif
+
+/*
+ * The devices a stacking driver (dm, md) registered under a disk with
+ * bd_link_disk_holder(): the entries of gendisk.slave_bdevs, whose type is
+ * private to block/holder.c.  Its layout as in Debian's 6.1 and 6.12
+ * sources: 6.1 keeps the device itself, later kernels the device's
+ * "holders" directory, whose parent is the device's own kobject.
+ */
+struct blksnap_holder_disk {
+	struct list_head list;
+#ifdef BLKSNAP_HAVE_BDEV_FILE
+	struct kobject *holder_dir;
+#else
+	struct block_device *bdev;
+#endif
+	int refcnt;
+};
+
+static inline struct block_device *
+blksnap_holder_disk_bdev(struct list_head *entry)
+{
+	struct blksnap_holder_disk *holder =
+		list_entry(entry, struct blksnap_holder_disk, list);
+
+#ifdef BLKSNAP_HAVE_BDEV_FILE
+	return dev_to_bdev(kobj_to_dev(holder->holder_dir->parent));
+#else
+	return holder->bdev;
+#endif
+}
+
+/*
+ * The backing file of a loop device: struct loop_device is private to
+ * drivers/block/loop.c; its first fields are the same in 6.1 and 6.12.
+ * Stable while the loop device is open (a clear is deferred to the last
+ * close).
+ */
+struct blksnap_loop_head {
+	int lo_number;
+	loff_t lo_offset;
+	loff_t lo_sizelimit;
+	int lo_flags;
+	char lo_file_name[LO_NAME_SIZE];
+	struct file *lo_backing_file;
+};
+
+static inline struct file *blksnap_loop_backing_file(struct gendisk *disk)
+{
+	struct blksnap_loop_head *lo = disk->private_data;
+
+	if (disk->major != LOOP_MAJOR || !lo)
+		return NULL;
+	return READ_ONCE(lo->lo_backing_file);
+}
+
+/*
+ * An extack message about an attribute that names a device: @fmt with the
+ * device's MAJ:MIN where the kernel can format one (6.2 on; the result
+ * must fit in NETLINK_MAX_FMTMSG_LEN, 80 bytes), the fixed @msg otherwise.
+ */
+#ifdef NL_SET_ERR_MSG_ATTR_FMT
+#define BLKSNAP_NL_ERR_ATTR_DEV(extack, attr, dev, msg, fmt)		\
+	do {								\
+		dev_t __dev = (dev);					\
+									\
+		NL_SET_ERR_MSG_ATTR_FMT(extack, attr, fmt " %u:%u",	\
+					MAJOR(__dev), MINOR(__dev));	\
+	} while (0)
+#else
+#define BLKSNAP_NL_ERR_ATTR_DEV(extack, attr, dev, msg, fmt)		\
+	NL_SET_ERR_MSG_ATTR(extack, attr, msg)
+#endif
+
+/*
+ * Write to a file from the kernel with the file system's write access
+ * held, so that a frozen file system is not modified (the write waits for
+ * the thaw): 6.7 moved file_start_write() into vfs_iter_write() (and
+ * added linux/backing-file.h, which Kbuild looks for).
+ */
+static inline ssize_t blksnap_vfs_iter_write(struct file *file,
+					     struct iov_iter *iter,
+					     loff_t *pos, rwf_t flags)
+{
+#ifndef BLKSNAP_HAVE_ITER_WRITE_START
+	ssize_t ret;
+
+	file_start_write(file);
+	ret = vfs_iter_write(file, iter, pos, flags);
+	file_end_write(file);
+	return ret;
+#else
+	return vfs_iter_write(file, iter, pos, flags);
+#endif
+}
 
 #endif /* __BLKSNAP_COMPAT_H */

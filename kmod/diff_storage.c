@@ -13,6 +13,8 @@
 #include <linux/blkdev.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/lockdep.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -79,6 +81,7 @@ struct diff_storage_range *diff_storage_range_bdev(dev_t dev, sector_t start,
 	range->dev = dev;
 	range->start = start;
 	range->count = count;
+	range->disk_start = start + get_start_sect(range->bdev.bdev);
 	if (start >= bdev_nr_sectors(range->bdev.bdev) ||
 	    count > bdev_nr_sectors(range->bdev.bdev) - start) {
 		blksnap_bdev_close(&range->bdev);
@@ -137,11 +140,13 @@ void diff_storage_range_free(struct diff_storage_range *range)
 	kfree(range);
 }
 
+/* Two block ranges share sectors of a disk (through a partition or not). */
 static bool diff_storage_overlap(const struct diff_storage_range *a,
 				 const struct diff_storage_range *b)
 {
-	return a->dev == b->dev && a->start < b->start + b->count &&
-	       b->start < a->start + a->count;
+	return bdev_whole(a->bdev.bdev) == bdev_whole(b->bdev.bdev) &&
+	       a->disk_start < b->disk_start + b->count &&
+	       b->disk_start < a->disk_start + a->count;
 }
 
 /**
@@ -149,21 +154,27 @@ static bool diff_storage_overlap(const struct diff_storage_range *a,
  * @ds: the storage
  * @ranges: a list of new ranges (linked by &diff_storage_range.link);
  *	emptied on success
+ * @bad: on -EBUSY, the position in @ranges of the range that overlaps
  *
+ * Block ranges are compared in the sector space of their whole disks, so
+ * a range of a partition and one of its disk that share sectors overlap.
  * Free space may still be low afterwards: diff_storage_claim_low() tells.
  *
  * Context: process context, may sleep.
  * Return: 0, or -EBUSY if a block range overlaps another one of this
  * request or of any snapshot; then nothing was added.
  */
-int diff_storage_append(struct diff_storage *ds, struct list_head *ranges)
+int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
+			int *bad)
 {
 	struct diff_storage_range *range, *other;
 	sector_t added = 0;
 	unsigned long flags;
 
+	*bad = -1;
 	mutex_lock(&diff_storage_all_lock);
 	list_for_each_entry(range, ranges, link) {
+		++*bad;
 		if (range->file)
 			continue;
 		list_for_each_entry(other, &diff_storage_all, all_link)
@@ -191,6 +202,111 @@ int diff_storage_append(struct diff_storage *ds, struct list_head *ranges)
 busy:
 	mutex_unlock(&diff_storage_all_lock);
 	return -EBUSY;
+}
+
+/* A file system whose files live in memory: no device can recurse. */
+static bool diff_storage_memory_fs(struct super_block *sb)
+{
+	return sb->s_magic == TMPFS_MAGIC || sb->s_magic == RAMFS_MAGIC;
+}
+
+/* Deep enough for any sane stack; each level holds a disk's open_mutex. */
+#define DIFF_STORAGE_MAX_DEPTH	(MAX_LOCKDEP_SUBCLASSES - 1)
+
+static int __diff_storage_walk(struct block_device *bdev, unsigned int depth,
+			       diff_storage_visit_fn visit, void *data,
+			       dev_t *where);
+
+static int __diff_storage_walk_file(struct file *file, unsigned int depth,
+				    diff_storage_visit_fn visit, void *data,
+				    dev_t *where)
+{
+	struct super_block *sb = d_real_inode(file->f_path.dentry)->i_sb;
+
+	if (sb->s_bdev)
+		return __diff_storage_walk(sb->s_bdev, depth, visit, data,
+					   where);
+	if (diff_storage_memory_fs(sb))
+		return 0;
+	*where = sb->s_dev;
+	return -EOPNOTSUPP;
+}
+
+static int __diff_storage_walk(struct block_device *bdev, unsigned int depth,
+			       diff_storage_visit_fn visit, void *data,
+			       dev_t *where)
+{
+	struct gendisk *disk = bdev->bd_disk;
+	struct list_head *entry;
+	struct file *backing;
+	int ret = 0;
+
+	*where = bdev->bd_dev;
+	if (depth > DIFF_STORAGE_MAX_DEPTH)
+		return -ELOOP;
+	if (visit(bdev, depth, data))
+		return -ELOOP;
+	backing = blksnap_loop_backing_file(disk);
+	if (backing)
+		return __diff_storage_walk_file(backing, depth + 1, visit, data,
+						where);
+	mutex_lock_nested(&disk->open_mutex, depth);
+	list_for_each(entry, &disk->slave_bdevs) {
+		ret = __diff_storage_walk(blksnap_holder_disk_bdev(entry),
+					  depth + 1, visit, data, where);
+		if (ret)
+			break;
+	}
+	mutex_unlock(&disk->open_mutex);
+	return ret;
+}
+
+/**
+ * diff_storage_walk() - visit a block device and every device under it
+ * @bdev: the device, held open by the caller
+ * @visit: called for @bdev (which tells a partition from its disk), and
+ *	likewise for each device it is stacked on: the devices a stacking
+ *	driver (dm, md) registered as its slaves, and for a loop device the
+ *	device of its backing file's file system
+ * @data: for @visit
+ * @where: on error, the device at fault
+ *
+ * For storage that must not reach certain devices (a snapshot's): writes
+ * to a stacked device end on the devices under it.  The slaves of a disk
+ * are walked under its open_mutex (6.1 changes them under it; later
+ * kernels under a mutex private to the block layer, so a table reload
+ * racing with the walk is not excluded there).
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -ELOOP if @visit stopped the walk or the stack is deeper
+ * than DIFF_STORAGE_MAX_DEPTH; -EOPNOTSUPP if a loop device's backing file
+ * is on a file system without a block device that is not in memory (its
+ * devices cannot be known).
+ */
+int diff_storage_walk(struct block_device *bdev, diff_storage_visit_fn visit,
+		      void *data, dev_t *where)
+{
+	return __diff_storage_walk(bdev, 0, visit, data, where);
+}
+
+/**
+ * diff_storage_walk_file() - visit the devices under a file
+ * @file: the file
+ * @visit: as for diff_storage_walk(), from the device of the file's file
+ *	system (of the real file's, under overlayfs)
+ * @data: for @visit
+ * @where: on error, the device at fault (or the file system's s_dev)
+ *
+ * A file in memory (tmpfs, ramfs) has no device under it.
+ *
+ * Context: process context, may sleep.
+ * Return: as diff_storage_walk(); -EOPNOTSUPP also for a file on a file
+ * system without a block device (btrfs, FUSE, NFS...).
+ */
+int diff_storage_walk_file(struct file *file, diff_storage_visit_fn visit,
+			   void *data, dev_t *where)
+{
+	return __diff_storage_walk_file(file, 0, visit, data, where);
 }
 
 /**
@@ -387,7 +503,7 @@ static int diff_io_file(struct file *file, enum req_op op, loff_t pos,
 		return done < 0 ? done : 0;
 	}
 	iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, len);
-	done = vfs_iter_write(file, &iter, &pos, RWF_DSYNC);
+	done = blksnap_vfs_iter_write(file, &iter, &pos, RWF_DSYNC);
 	if (done < 0)
 		return done;
 	return done == len ? 0 : -EIO;

@@ -19,6 +19,8 @@ struct file;
  * @dev: device number of a block range
  * @start: first sector of a block range; 0 for a file
  * @count: sectors in the range; for a file, its size limit
+ * @disk_start: @start in the sector space of the whole disk (for the
+ *	overlap checks: a partition and its disk share sectors)
  *
  * Immutable once appended.
  */
@@ -30,6 +32,7 @@ struct diff_storage_range {
 	dev_t dev;
 	sector_t start;
 	sector_t count;
+	sector_t disk_start;
 };
 
 /**
@@ -73,7 +76,24 @@ struct diff_storage_range *diff_storage_range_bdev(dev_t dev, sector_t start,
 struct diff_storage_range *diff_storage_range_file(struct file *file,
 						   sector_t limit);
 void diff_storage_range_free(struct diff_storage_range *range);
-int diff_storage_append(struct diff_storage *ds, struct list_head *ranges);
+int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
+			int *bad);
+
+/**
+ * typedef diff_storage_visit_fn - a device found by diff_storage_walk()
+ * @bdev: the device
+ * @depth: 0 for the device the walk started at, 1 for a device it is
+ *	stacked on, and so on
+ * @data: the walk's data
+ *
+ * Return: true to stop the walk at @bdev.
+ */
+typedef bool (*diff_storage_visit_fn)(struct block_device *bdev,
+				      unsigned int depth, void *data);
+int diff_storage_walk(struct block_device *bdev, diff_storage_visit_fn visit,
+		      void *data, dev_t *where);
+int diff_storage_walk_file(struct file *file, diff_storage_visit_fn visit,
+			   void *data, dev_t *where);
 bool diff_storage_claim_low(struct diff_storage *ds);
 int diff_storage_alloc(struct diff_storage *ds, sector_t count,
 		       struct diff_region *region, bool *low);

@@ -14,6 +14,21 @@
 #include "snapimage.h"
 #include "snapshot.h"
 
+/*
+ * The generation of the list of snapshots, for dumps: advanced at every
+ * snapshot added or destroyed (from the add and del events, which the
+ * snapshot code sends under snapshot_lock()), never 0.  A dump resumes by
+ * a count of snapshots already sent, so one that spans a change is
+ * flagged NLM_F_DUMP_INTR.  Protected by snapshot_lock().
+ */
+static unsigned int blksnap_nl_snapshot_seq = 1;
+
+static void __blksnap_nl_snapshot_list_changed(void)
+{
+	if (!++blksnap_nl_snapshot_seq)
+		blksnap_nl_snapshot_seq = 1;
+}
+
 static u32 blksnap_nl_snapshot_state(struct snapshot *snapshot)
 {
 	if (READ_ONCE(snapshot->error))
@@ -144,6 +159,9 @@ void blksnap_nl_notify_snapshot(u8 cmd, struct snapshot *snapshot)
 	struct sk_buff *msg;
 	void *hdr;
 
+	if (cmd == BLKSNAP_CMD_SNAPSHOT_ADD_NTF)
+		__blksnap_nl_snapshot_list_changed();
+
 	msg = blksnap_nl_event_new(cmd, &hdr);
 	if (msg)
 		blksnap_nl_event_send(msg, hdr,
@@ -154,12 +172,15 @@ void blksnap_nl_notify_snapshot(u8 cmd, struct snapshot *snapshot)
  * blksnap_nl_notify_snapshot_del() - announce a destroyed snapshot
  * @id: its id
  *
- * Context: process context.
+ * Context: process context, snapshot_lock() held (the snapshot has just
+ * left the list).
  */
 void blksnap_nl_notify_snapshot_del(const uuid_t *id)
 {
 	struct sk_buff *msg;
 	void *hdr;
+
+	__blksnap_nl_snapshot_list_changed();
 
 	msg = blksnap_nl_event_new(BLKSNAP_CMD_SNAPSHOT_DEL_NTF, &hdr);
 	if (msg)
@@ -325,8 +346,13 @@ int blksnap_nl_snapshot_create_doit(struct sk_buff *skb, struct genl_info *info)
 		nr++;
 	}
 
+	/*
+	 * snapshot_create() sets @bad only for a refused device, not on
+	 * -ENOMEM: look the attribute up only for the errors that have one.
+	 */
 	ret = snapshot_create(devs, nr, chunk_size, low_free, &id, &bad);
-	nla = blksnap_nl_nth_attr(info, BLKSNAP_A_DEVICE, bad);
+	if (ret == -EINVAL || ret == -ENOENT || ret == -EBUSY)
+		nla = blksnap_nl_nth_attr(info, BLKSNAP_A_DEVICE, bad);
 	switch (ret) {
 	case 0:
 		ret = blksnap_nl_reply_snapshot(info, &id);
@@ -405,7 +431,9 @@ int blksnap_nl_snapshot_get_doit(struct sk_buff *skb, struct genl_info *info)
  * @skb: the message to fill
  * @cb: the dump's state: args[0] counts the snapshots already sent
  *
- * A request that names a snapshot narrows the dump to it.
+ * A request that names a snapshot narrows the dump to it.  A dump during
+ * which a snapshot was added or destroyed is flagged NLM_F_DUMP_INTR (it
+ * may have skipped or repeated one): the client dumps again.
  *
  * Context: process context, may sleep.
  * Return: the length of @skb (0 when the dump is complete) or an errno.
@@ -419,6 +447,7 @@ int blksnap_nl_snapshot_get_dumpit(struct sk_buff *skb,
 	void *hdr;
 
 	snapshot_lock();
+	cb->seq = blksnap_nl_snapshot_seq;
 	while ((snapshot = __snapshot_next(snapshot))) {
 		if (id_attr && memcmp(nla_data(id_attr), &snapshot->id,
 				      BLKSNAP_GENERATION_ID_LEN))
@@ -430,6 +459,7 @@ int blksnap_nl_snapshot_get_dumpit(struct sk_buff *skb,
 				  NLM_F_MULTI, BLKSNAP_CMD_SNAPSHOT_GET);
 		if (!hdr)
 			break;
+		genl_dump_check_consistent(cb, hdr);
 		if (blksnap_nl_put_snapshot(skb, snapshot)) {
 			genlmsg_cancel(skb, hdr);
 			break;
@@ -477,6 +507,13 @@ static int blksnap_nl_storage_file(struct genl_info *info,
 	if (!S_ISREG(file_inode(file)->i_mode)) {
 		fput(file);
 		NL_SET_ERR_MSG_ATTR(extack, fd_attr, "not a regular file");
+		return -EINVAL;
+	}
+	/* Every write would land at the end, not where the chunk goes. */
+	if (file->f_flags & O_APPEND) {
+		fput(file);
+		NL_SET_ERR_MSG_ATTR(extack, fd_attr,
+				    "file is open with O_APPEND: chunks are written at their own offsets");
 		return -EINVAL;
 	}
 	limit = nla_get_u64(info->attrs[BLKSNAP_A_STORAGE_LIMIT]);
@@ -548,9 +585,11 @@ int blksnap_nl_snapshot_append_storage_doit(struct sk_buff *skb,
 	bool has_fd = info->attrs[BLKSNAP_A_STORAGE_FD];
 	bool has_ranges = info->attrs[BLKSNAP_A_STORAGE_RANGE];
 	struct netlink_ext_ack *extack = info->extack;
+	enum snapshot_storage_fault fault;
 	struct nlattr *bad_attr;
 	LIST_HEAD(ranges);
 	int ret, bad;
+	dev_t where;
 	uuid_t id;
 
 	ret = blksnap_nl_check_admin(skb, extack);
@@ -568,30 +607,58 @@ int blksnap_nl_snapshot_append_storage_doit(struct sk_buff *skb,
 	if (ret)
 		goto out;
 
-	ret = snapshot_append_storage(&id, &ranges, &bad);
+	ret = snapshot_append_storage(&id, &ranges, &bad, &fault, &where);
 	bad_attr = has_fd ? info->attrs[BLKSNAP_A_STORAGE_FD] :
 		   blksnap_nl_nth_attr(info, BLKSNAP_A_STORAGE_RANGE, bad);
 	switch (ret) {
 	case 0:
 		ret = blksnap_nl_reply_snapshot(info, &id);
-		break;
+		goto out;
 	case -ENOENT:
 		NL_SET_ERR_MSG_MOD(extack, "no such snapshot");
-		break;
+		goto out;
 	case -EIO:
 		NL_SET_ERR_MSG_MOD(extack, "snapshot is corrupted");
-		break;
-	case -ELOOP:
+		goto out;
+	}
+	switch (fault) {
+	case SNAPSHOT_STORAGE_IMAGE:
 		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
-				    "storage on a snapshot image, or a file on a device of this snapshot, would recurse");
+				    "storage on a snapshot image would recurse");
 		break;
-	case -EINVAL:
+	case SNAPSHOT_STORAGE_RECURSES:
+		if (has_fd)
+			BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
+						"a file on a device of this snapshot, of another one, or of a stack (dm, md, loop) on one, would recurse",
+						"would recurse: a file on a device of this snapshot or another:");
+		else
+			BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
+						"storage on a device of another snapshot, or of a stack (dm, md, loop) on a snapshot's device, would recurse",
+						"would recurse: another snapshot's device, or a stack on one:");
+		break;
+	case SNAPSHOT_STORAGE_UNKNOWN_FS:
+		BLKSNAP_NL_ERR_ATTR_DEV(extack, bad_attr, where,
+					"storage on a file system without a block device (btrfs, FUSE, NFS...): which devices it writes to cannot be checked",
+					"no block device to check for recursion: file system");
+		break;
+	case SNAPSHOT_STORAGE_SMALL:
 		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
 				    "storage is smaller than a chunk");
 		break;
-	case -EBUSY:
-		NL_SET_ERR_MSG_MOD(extack,
-				   "storage range overlaps storage in use");
+	case SNAPSHOT_STORAGE_BLOCK_SIZE:
+		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
+				    "storage device has a larger logical block size than the snapshot's devices");
+		break;
+	case SNAPSHOT_STORAGE_ALIGNMENT:
+		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
+				    "storage range is not aligned to its device's logical block size");
+		break;
+	case SNAPSHOT_STORAGE_OVERLAP:
+		NL_SET_ERR_MSG_ATTR(extack, bad_attr,
+				    "storage range overlaps storage in use (on its disk, through a partition or not)");
+		break;
+	case SNAPSHOT_STORAGE_OK:
+		NL_SET_ERR_MSG_MOD(extack, "cannot add the storage");
 		break;
 	}
 out:

@@ -13,8 +13,14 @@
 #include "snapshot.h"
 #include "tracker.h"
 
-/* Bytes of CBT map in one message of a map read: fits any dump buffer. */
-#define BLKSNAP_NL_MAP_SLICE	4096
+/*
+ * Bytes of CBT map in one message of a map read: at most this many (an
+ * attribute's length is 16 bits), else what the dump buffer has room for,
+ * but not fewer than BLKSNAP_NL_MAP_SLICE_MIN unless that is all there is
+ * left to send.
+ */
+#define BLKSNAP_NL_MAP_SLICE_MAX	32768
+#define BLKSNAP_NL_MAP_SLICE_MIN	256
 
 static int blksnap_nl_put_tracker(struct sk_buff *skb, dev_t dev,
 				  const struct cbt_map_info *info)
@@ -412,6 +418,31 @@ static int blksnap_nl_cbt_map_read_begin(struct netlink_callback *cb)
 }
 
 /*
+ * How many blocks of a map read the next message in @skb can carry, out
+ * of @want: the first buffer of a dump is small (NLMSG_GOODSIZE until the
+ * socket has received something larger), so each slice is cut to the room
+ * left for it beside the message and generic netlink headers, the
+ * generation id, the offset and the data attribute's header.  0 when the
+ * room left is too small for a slice worth a message.
+ */
+static u32 blksnap_nl_map_slice_len(struct sk_buff *skb, u64 want)
+{
+	int room = skb_tailroom(skb) -
+		   (int)(NLMSG_ALIGN(NLMSG_HDRLEN + GENL_HDRLEN) +
+			 nla_total_size(BLKSNAP_GENERATION_ID_LEN) +
+			 nla_total_size_64bit(sizeof(u64)) + NLA_HDRLEN);
+	u32 len;
+
+	if (room <= 0)
+		return 0;
+	len = min_t(u64, want, min(round_down(room, NLA_ALIGNTO),
+				   BLKSNAP_NL_MAP_SLICE_MAX));
+	if (len < want && len < BLKSNAP_NL_MAP_SLICE_MIN)
+		return 0;
+	return len;
+}
+
+/*
  * One message of a map read: @len blocks from @offset of the live map
  * @cbt_map, or of the frozen map @frozen of generation @frozen_gen.
  */
@@ -492,8 +523,9 @@ int blksnap_nl_cbt_map_read_dumpit(struct sk_buff *skb,
 			return PTR_ERR(sd);
 		}
 		while (next < end) {
-			len = min_t(u64, end - next, BLKSNAP_NL_MAP_SLICE);
-			if (blksnap_nl_put_map_slice(skb, cb, NULL, sd->frozen_map,
+			len = blksnap_nl_map_slice_len(skb, end - next);
+			if (!len ||
+			    blksnap_nl_put_map_slice(skb, cb, NULL, sd->frozen_map,
 						     &sd->frozen.generation_id,
 						     next, len))
 				break;
@@ -511,8 +543,9 @@ int blksnap_nl_cbt_map_read_dumpit(struct sk_buff *skb,
 	}
 	end = min(end, tracker->cbt_map->block_count);
 	while (next < end) {
-		len = min_t(u64, end - next, BLKSNAP_NL_MAP_SLICE);
-		if (blksnap_nl_put_map_slice(skb, cb, tracker->cbt_map, NULL,
+		len = blksnap_nl_map_slice_len(skb, end - next);
+		if (!len ||
+		    blksnap_nl_put_map_slice(skb, cb, tracker->cbt_map, NULL,
 					     NULL, next, len))
 			break;
 		next += len;

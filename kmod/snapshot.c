@@ -532,22 +532,123 @@ int snapshot_destroy(const uuid_t *id)
 	return 0;
 }
 
-/* A file on a device of this snapshot (or on an image) would recurse. */
-static bool __snapshot_file_recurses(struct snapshot *snapshot,
-				     struct file *file)
+/* Two devices share sectors: the same, or a disk and one of its partitions. */
+static bool snapshot_bdev_related(struct block_device *a, struct block_device *b)
 {
-	struct block_device *bdev = file_inode(file)->i_sb->s_bdev;
+	return bdev_whole(a) == bdev_whole(b) &&
+	       (a == b || !bdev_is_partition(a) || !bdev_is_partition(b));
+}
+
+/*
+ * What storage being appended to a snapshot may not reach: @snapshot, and
+ * whether the storage is a block range (which may lie directly on a
+ * device of @snapshot itself: the module's own I/O bypasses the filter).
+ */
+struct snapshot_storage_walk {
+	struct snapshot *snapshot;
+	bool range;
+};
+
+/*
+ * A device under new storage that would make the storage recurse: an
+ * image, or a device of a snapshot (reached through a stack, or a file
+ * system on it, or in another snapshot, whose copy-on-write the module's
+ * own writes would bypass).  snapshot_lock() held.
+ */
+static bool __snapshot_storage_hits(struct block_device *bdev,
+				    unsigned int depth, void *data)
+{
+	struct snapshot_storage_walk *walk = data;
+	struct snapshot *snapshot = NULL;
 	unsigned int i;
 
-	if (!bdev)
-		return false;
+	lockdep_assert_held(&snapshot_mutex);
 	if (snapimage_is_image(bdev->bd_dev))
 		return true;
-	for (i = 0; i < snapshot->nr_devs; i++)
-		if (snapshot->devs[i].dev == bdev->bd_dev ||
-		    snapshot->devs[i].dev == bdev_whole(bdev)->bd_dev)
-			return true;
+	while ((snapshot = __snapshot_next(snapshot))) {
+		if (walk->range && !depth && snapshot == walk->snapshot)
+			continue;
+		for (i = 0; i < snapshot->nr_devs; i++)
+			if (snapshot_bdev_related(bdev,
+						  snapshot->devs[i].tracker->bdev.bdev))
+				return true;
+	}
 	return false;
+}
+
+/*
+ * Whether a range of new storage would recurse into a snapshot (-ELOOP)
+ * or lies on storage whose devices cannot be known (-EOPNOTSUPP), with the
+ * device at fault.  snapshot_lock() held.
+ */
+static int __snapshot_storage_recurses(struct snapshot *snapshot,
+				       struct diff_storage_range *range,
+				       dev_t *where)
+{
+	struct snapshot_storage_walk walk = {
+		.snapshot = snapshot,
+		.range = !range->file,
+	};
+
+	if (range->file)
+		return diff_storage_walk_file(range->file,
+					      __snapshot_storage_hits, &walk,
+					      where);
+	return diff_storage_walk(range->bdev.bdev, __snapshot_storage_hits,
+				 &walk, where);
+}
+
+/* The smallest logical block size of the snapshot's devices. */
+static unsigned int snapshot_logical_block_size(struct snapshot *snapshot)
+{
+	unsigned int i, lbs = UINT_MAX;
+
+	for (i = 0; i < snapshot->nr_devs; i++)
+		lbs = min(lbs, bdev_logical_block_size(snapshot->devs[i].tracker->bdev.bdev));
+	return lbs;
+}
+
+/*
+ * Check one new range against the snapshot; the reason of a refusal in
+ * @fault.  snapshot_lock() held.
+ */
+static int __snapshot_check_storage(struct snapshot *snapshot,
+				    struct diff_storage_range *range,
+				    enum snapshot_storage_fault *fault,
+				    dev_t *where)
+{
+	unsigned int lbs;
+	int ret;
+
+	*where = range->dev;
+	if (!range->file && snapimage_is_image(range->dev)) {
+		*fault = SNAPSHOT_STORAGE_IMAGE;
+		return -ELOOP;
+	}
+	ret = __snapshot_storage_recurses(snapshot, range, where);
+	if (ret) {
+		*fault = ret == -ELOOP ? SNAPSHOT_STORAGE_RECURSES :
+					 SNAPSHOT_STORAGE_UNKNOWN_FS;
+		return ret;
+	}
+	if (range->count < (snapshot->chunk_size >> SECTOR_SHIFT)) {
+		*fault = SNAPSHOT_STORAGE_SMALL;
+		return -EINVAL;
+	}
+	if (range->file)
+		return 0;
+	/* Images read and write the storage in their devices' blocks. */
+	lbs = bdev_logical_block_size(range->bdev.bdev);
+	if (lbs > snapshot_logical_block_size(snapshot)) {
+		*fault = SNAPSHOT_STORAGE_BLOCK_SIZE;
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(range->start, lbs >> SECTOR_SHIFT) ||
+	    !IS_ALIGNED(range->count, lbs >> SECTOR_SHIFT)) {
+		*fault = SNAPSHOT_STORAGE_ALIGNMENT;
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /**
@@ -556,21 +657,35 @@ static bool __snapshot_file_recurses(struct snapshot *snapshot,
  * @ranges: new ranges (block ranges and at most one file range); on
  *	success they belong to the snapshot, on failure to the caller
  * @bad: on error about one range, its position in @ranges, else -1
+ * @fault: on error about one range, what is wrong with it
+ * @where: on -ELOOP or -EOPNOTSUPP, the device at fault
+ *
+ * Storage is refused when writing to it could come back into a snapshot:
+ * on an image; on a device of another snapshot; a file on a device of
+ * this snapshot; a device stacked (dm, md, loop) on a device of any
+ * snapshot, or a file on one.  A block range may lie directly on a device
+ * of this snapshot (the module's own I/O bypasses the filter).
  *
  * Context: process context, may sleep.
  * Return: 0; -ENOENT for no such snapshot; -EIO if it is corrupted;
- * -ELOOP for storage on a snapshot image or a file on a device of this
- * snapshot; -EINVAL for a range smaller than a chunk; -EBUSY for ranges
- * that overlap.
+ * -ELOOP for storage that would recurse; -EOPNOTSUPP for a file (or a
+ * loop device's backing file) on a file system whose devices cannot be
+ * known; -EINVAL for a range smaller than a chunk, on a device with larger
+ * logical blocks than the snapshot's devices, or not aligned to its
+ * device's logical blocks; -EBUSY for ranges that overlap.  Nothing is
+ * added on error.
  */
 int snapshot_append_storage(const uuid_t *id, struct list_head *ranges,
-			    int *bad)
+			    int *bad, enum snapshot_storage_fault *fault,
+			    dev_t *where)
 {
 	struct diff_storage_range *range;
 	struct snapshot *snapshot;
 	int ret = 0, i = 0;
 
 	*bad = -1;
+	*fault = SNAPSHOT_STORAGE_OK;
+	*where = 0;
 	snapshot_lock();
 	snapshot = __snapshot_find(id);
 	if (!snapshot) {
@@ -583,20 +698,16 @@ int snapshot_append_storage(const uuid_t *id, struct list_head *ranges,
 	}
 	list_for_each_entry(range, ranges, link) {
 		*bad = i++;
-		if (range->file ? __snapshot_file_recurses(snapshot, range->file) :
-				  snapimage_is_image(range->dev)) {
-			ret = -ELOOP;
+		ret = __snapshot_check_storage(snapshot, range, fault, where);
+		if (ret)
 			goto out;
-		}
-		if (range->count < (snapshot->chunk_size >> SECTOR_SHIFT)) {
-			ret = -EINVAL;
-			goto out;
-		}
 	}
 	*bad = -1;
-	ret = diff_storage_append(&snapshot->storage, ranges);
-	if (ret)
+	ret = diff_storage_append(&snapshot->storage, ranges, bad);
+	if (ret) {
+		*fault = SNAPSHOT_STORAGE_OVERLAP;
 		goto out;
+	}
 	/* Still low after the growth: ask again (before the take: at it). */
 	if (snapshot->taken && diff_storage_claim_low(&snapshot->storage))
 		snapshot_low_space(snapshot);

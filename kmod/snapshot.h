@@ -98,8 +98,35 @@ struct snapshot *__snapshot_next(struct snapshot *prev);
 int snapshot_create(const dev_t *devs, unsigned int nr_devs, u32 chunk_size,
 		    sector_t low_free, uuid_t *id, unsigned int *bad);
 int snapshot_destroy(const uuid_t *id);
+/**
+ * enum snapshot_storage_fault - why new storage was refused
+ * @SNAPSHOT_STORAGE_OK: it was not
+ * @SNAPSHOT_STORAGE_IMAGE: it is on a snapshot image (-ELOOP)
+ * @SNAPSHOT_STORAGE_RECURSES: writing to it reaches a device of a snapshot
+ *	(-ELOOP)
+ * @SNAPSHOT_STORAGE_UNKNOWN_FS: it is on a file system whose devices
+ *	cannot be known (-EOPNOTSUPP)
+ * @SNAPSHOT_STORAGE_SMALL: smaller than a chunk (-EINVAL)
+ * @SNAPSHOT_STORAGE_BLOCK_SIZE: its device's logical blocks are larger
+ *	than the snapshot's devices' (-EINVAL)
+ * @SNAPSHOT_STORAGE_ALIGNMENT: not aligned to its device's logical blocks
+ *	(-EINVAL)
+ * @SNAPSHOT_STORAGE_OVERLAP: it overlaps storage in use (-EBUSY)
+ */
+enum snapshot_storage_fault {
+	SNAPSHOT_STORAGE_OK,
+	SNAPSHOT_STORAGE_IMAGE,
+	SNAPSHOT_STORAGE_RECURSES,
+	SNAPSHOT_STORAGE_UNKNOWN_FS,
+	SNAPSHOT_STORAGE_SMALL,
+	SNAPSHOT_STORAGE_BLOCK_SIZE,
+	SNAPSHOT_STORAGE_ALIGNMENT,
+	SNAPSHOT_STORAGE_OVERLAP,
+};
+
 int snapshot_append_storage(const uuid_t *id, struct list_head *ranges,
-			    int *bad);
+			    int *bad, enum snapshot_storage_fault *fault,
+			    dev_t *where);
 int snapshot_take(const uuid_t *id);
 
 void snapshot_get(struct snapshot *snapshot);

@@ -41,6 +41,7 @@ errno_value() { # NAME -> number
 	EOPNOTSUPP) echo 95 ;; ENOMEDIUM) echo 123 ;; EPROTO) echo 71 ;;
 	EIO) echo 5 ;; EAGAIN) echo 11 ;; EACCES) echo 13 ;; ENOSPC) echo 28 ;;
 	ELOOP) echo 40 ;; ENODATA) echo 61 ;; ETIME) echo 62 ;; EALREADY) echo 114 ;;
+	EBADF) echo 9 ;; EINTR) echo 4 ;;
 	*) fail "errno_value: unknown errno $1" ;;
 	esac
 }

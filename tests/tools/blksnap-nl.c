@@ -478,6 +478,7 @@ struct nl {
 	uint16_t family;
 	uint32_t events_group;	/* 0 if the family has none */
 	bool enoent_acked;	/* the last error was an ENOENT ack, left unreported */
+	unsigned pause_before_receive;	/* seconds to wait between a send and its answer */
 	uint8_t *buf;		/* RECV_BUF_SIZE bytes */
 };
 
@@ -617,6 +618,15 @@ static int nl_transact(struct nl *nl, struct req *req, unsigned flags, nl_reply_
 	nlh->nlmsg_seq = ++nl->seq;
 	if (send(nl->fd, req->buf, req->len, 0) < 0)
 		return log_error(-errno, "cannot send the request");
+	/*
+	 * For tests: the kernel fills the first part of a dump at the send,
+	 * each next one when the previous one is received.
+	 */
+	if (nl->pause_before_receive) {
+		fputs("paused\n", stderr);
+		sleep(nl->pause_before_receive);
+		nl->pause_before_receive = 0;
+	}
 
 	for (;;) {
 		ssize_t n = nl_recv(nl);
@@ -684,6 +694,29 @@ static int nl_connect(struct nl *nl)
 		return r;
 	if (!nl->family)
 		return log_error(-EPROTO, "the genetlink controller gave no family id");
+	return 0;
+}
+
+/*
+ * Swap the socket for a new one that has received nothing yet, keeping the
+ * family resolved on the old one: the kernel sizes the first part of a dump
+ * by what the socket has received before (NLMSG_GOODSIZE on a fresh one).
+ */
+static int nl_reopen_fresh(struct nl *nl)
+{
+	static const int opts[] = { NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NETLINK_CAP_ACK };
+	_cleanup_(closep) int fd = -1;
+	int one = 1;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return log_error(-errno, "cannot open a generic netlink socket");
+	for (size_t i = 0; i < ELEMENTSOF(opts); i++)
+		if (setsockopt(fd, SOL_NETLINK, opts[i], &one, sizeof(one)) < 0)
+			return log_error(-errno, "cannot set netlink socket option %d", opts[i]);
+	close(nl->fd);
+	nl->fd = fd;
+	fd = -1;
 	return 0;
 }
 
@@ -1009,6 +1042,36 @@ static int run_snapshot(const struct command *c, int argc, char **argv)
 	return nl_run(&req, c->flags, c->reply, NULL);
 }
 
+/* snapshot-list [--fresh-socket] [--pause-before-receive SECONDS] */
+static int run_snapshot_list(const struct command *c, int argc, char **argv)
+{
+	_cleanup_(nl_done) struct nl nl = NL_NULL;
+	unsigned pause = 0;
+	bool fresh = false;
+	struct req req;
+	uint64_t v;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--fresh-socket") == 0) {
+			fresh = true;
+		} else if (strcmp(argv[i], "--pause-before-receive") == 0 && i + 1 < argc) {
+			if (parse_u64(argv[++i], 3600, &v) < 0)
+				return usage_error("bad pause '%s'", argv[i]);
+			pause = (unsigned)v;
+		} else {
+			return usage_error("usage: blksnap-nl snapshot-list %s", c->args);
+		}
+	}
+	req_init(&req, 0, c->cmd, BLKSNAP_FAMILY_VERSION);
+	if ((r = nl_connect(&nl)) < 0)
+		return r;
+	if (fresh && (r = nl_reopen_fresh(&nl)) < 0)
+		return r;
+	nl.pause_before_receive = pause;
+	return nl_transact(&nl, &req, c->flags, c->reply, NULL);
+}
+
 /* DEV:START+COUNT, DEV a /path or MAJ:MIN: a storage-range nest */
 static int put_storage_range(struct req *req, const char *arg)
 {
@@ -1051,9 +1114,11 @@ static int run_snapshot_append(const struct command *c, int argc, char **argv)
 	req_put(&req, BLKSNAP_A_SNAPSHOT_ID, id, sizeof(id));
 	for (int i = 1; i < argc; i++) {
 		bool tmp = strcmp(argv[i], "--tmpfile") == 0;
+		bool append = strcmp(argv[i], "--append-file") == 0;
+		bool ro = strcmp(argv[i], "--ro-file") == 0;
 		uint64_t limit;
 
-		if (!tmp && strcmp(argv[i], "--file") != 0) {
+		if (!tmp && !append && !ro && strcmp(argv[i], "--file") != 0) {
 			if ((r = put_storage_range(&req, argv[i])) < 0)
 				return r;
 			continue;
@@ -1061,11 +1126,15 @@ static int run_snapshot_append(const struct command *c, int argc, char **argv)
 		if (i + 2 >= argc)
 			return usage_error("%s needs a path and a limit in sectors", argv[i]);
 		if (fd >= 0)
-			return usage_error("only one --file or --tmpfile in a request");
+			return usage_error("only one file in a request");
 		if (parse_u64(argv[i + 2], UINT64_MAX, &limit) < 0)
 			return usage_error("bad limit '%s'", argv[i + 2]);
 		if (tmp)
 			fd = open(argv[i + 1], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		else if (append)
+			fd = open(argv[i + 1], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		else if (ro)
+			fd = open(argv[i + 1], O_RDONLY | O_CLOEXEC);
 		else
 			fd = open(argv[i + 1], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -1145,7 +1214,7 @@ static int map_slice(_unused_ const struct genlmsghdr *g, const void *attrs, siz
 	return 0;
 }
 
-/* map [--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]] */
+/* map [--fresh-socket] [--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]] */
 static int run_map(const struct command *c, int argc, char **argv)
 {
 	_cleanup_(nl_done) struct nl nl = NL_NULL;
@@ -1153,13 +1222,23 @@ static int run_map(const struct command *c, int argc, char **argv)
 	struct map_read m = { 0 };
 	const char *raw = NULL, *snapshot = NULL;
 	uint64_t offset = 0, length = 0;
+	bool fresh = false;
 	uint8_t id[BLKSNAP_GENERATION_ID_LEN];
 	char uuid[UUID_STR_LEN];
 	struct dev_arg dev;
 	struct req req;
 	int r;
 
-	while (argc >= 2 && (strcmp(argv[0], "--raw") == 0 || strcmp(argv[0], "--snapshot") == 0)) {
+	for (;;) {
+		if (argc >= 1 && strcmp(argv[0], "--fresh-socket") == 0) {
+			fresh = true;
+			argc--;
+			argv++;
+			continue;
+		}
+		if (argc < 2 || (strcmp(argv[0], "--raw") != 0 &&
+				 strcmp(argv[0], "--snapshot") != 0))
+			break;
 		if (argv[0][2] == 'r')
 			raw = argv[1];
 		else
@@ -1186,6 +1265,8 @@ static int run_map(const struct command *c, int argc, char **argv)
 	if (argc > 2)
 		req_put_u64(&req, BLKSNAP_A_MAP_LENGTH, length);
 	if ((r = nl_connect(&nl)) < 0)
+		return r;
+	if (fresh && (r = nl_reopen_fresh(&nl)) < 0)
 		return r;
 	if (raw && !(raw_file = fopen(raw, "we")))
 		return log_error(-errno, "cannot open '%s'", raw);
@@ -1539,22 +1620,29 @@ static const struct command commands[] = {
 	  run_simple, BLKSNAP_CMD_CBT_RESET, 1, 1, 0, tracker_reply },
 	{ "mark", "DEV START+COUNT...", "mark ranges of sectors changed",
 	  run_simple, BLKSNAP_CMD_CBT_MARK_DIRTY, 2, INT_MAX, 0, NULL },
-	{ "map", "[--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]]",
+	{ "map", "[--fresh-socket] [--raw FILE] [--snapshot ID] DEV [OFFSET [LENGTH]]",
 	  "print runs of changed blocks as START+COUNT=VALUE (or write\n"
 	  "\tthe map's bytes to FILE), then generation=UUID blocks=N; with\n"
-	  "\t--snapshot, the map as the snapshot's take froze it",
-	  run_map, BLKSNAP_CMD_CBT_MAP_READ, 1, 7, NL_DUMP, map_slice },
+	  "\t--snapshot, the map as the snapshot's take froze it; with\n"
+	  "\t--fresh-socket, read it on a socket that received nothing before",
+	  run_map, BLKSNAP_CMD_CBT_MAP_READ, 1, 8, NL_DUMP, map_slice },
 	{ "snapshot-create", "DEV... [--chunk-size BYTES] [--low-free SECTORS]",
 	  "create a snapshot of the devices; print it",
 	  run_snapshot_create, BLKSNAP_CMD_SNAPSHOT_CREATE, 1, INT_MAX, 0, snapshot_reply },
 	{ "snapshot-get", "ID", "print the snapshot",
 	  run_snapshot, BLKSNAP_CMD_SNAPSHOT_GET, 1, 1, 0, snapshot_reply },
-	{ "snapshot-list", "", "print every snapshot",
-	  run_snapshot, BLKSNAP_CMD_SNAPSHOT_GET, 0, 0, NL_DUMP, snapshot_reply },
+	{ "snapshot-list", "[--fresh-socket] [--pause-before-receive SECONDS]",
+	  "print every snapshot; for tests, on a socket that received nothing\n"
+	  "\tbefore, and printing \"paused\" on stderr then waiting between the\n"
+	  "\trequest and the first receive (the kernel fills the first part of\n"
+	  "\tthe dump at the request, the next ones as the parts are received)",
+	  run_snapshot_list, BLKSNAP_CMD_SNAPSHOT_GET, 0, 3, NL_DUMP, snapshot_reply },
 	{ "snapshot-append", "ID [DEV:START+COUNT...] [--file PATH LIMIT | --tmpfile DIR LIMIT]",
 	  "give the snapshot difference storage: sector ranges of devices,\n"
 	  "\tor a file (opened read-write, created if need be; or an O_TMPFILE\n"
-	  "\tin DIR) it may grow to LIMIT sectors; print the snapshot",
+	  "\tin DIR) it may grow to LIMIT sectors; print the snapshot.  For\n"
+	  "\ttests of refusals, --append-file PATH LIMIT opens the file\n"
+	  "\twrite-only with O_APPEND, --ro-file PATH LIMIT read-only",
 	  run_snapshot_append, BLKSNAP_CMD_SNAPSHOT_APPEND_STORAGE, 1, INT_MAX, 0,
 	  snapshot_reply },
 	{ "snapshot-take", "ID", "take the snapshot; print it",

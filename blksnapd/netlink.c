@@ -405,6 +405,10 @@ int nl_events_open(Context *c)
 	if (fd < 0)
 		return log_error_errno(-errno, "Cannot open a netlink socket: %m");
 	c->events_fd = fd;
+	/* Bound, so it has a port id: port 0 is the kernel's, and never receives. */
+	if (bind(fd, (struct sockaddr *)&(struct sockaddr_nl){ .nl_family = AF_NETLINK },
+		 sizeof(struct sockaddr_nl)) < 0)
+		return log_error_errno(-errno, "Cannot bind the events socket: %m");
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0)

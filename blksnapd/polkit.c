@@ -121,6 +121,9 @@ int polkit_check(Context *c, sd_bus_message *m, const char *action, bool no_inte
 			return 0;
 		r = q->result;
 		if (r < 0)
+			log_info("Denied %s to %s%s%s", action, sd_bus_message_get_sender(m),
+				 q->why ? ": " : "", q->why ? q->why : "");
+		if (r < 0)
 			sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
 					  "Not authorized for %s%s%s.", action,
 					  q->why ? ": " : "", q->why ? q->why : "");
@@ -135,6 +138,7 @@ int polkit_check(Context *c, sd_bus_message *m, const char *action, bool no_inte
 	interactive = !no_interaction && sd_bus_message_get_allow_interactive_authorization(m) > 0;
 	r = polkit_start(c, m, action, interactive);
 	if (r < 0) {
+		log_error_errno(r, "Cannot ask polkit about %s: %m", action);
 		sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
 				  "Not authorized for %s: cannot ask polkit: %s.", action,
 				  strerror(-r));

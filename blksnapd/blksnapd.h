@@ -273,6 +273,7 @@ void device_emit_snapshot_changed(Context *c, Snapshot *s);
 int device_parse_spec(const char *spec, uint32_t *ret_major, uint32_t *ret_minor,
 		      char **ret_path);
 char *device_node_path(uint32_t major, uint32_t minor);
+int device_check_path(const char *path, sd_bus_error *error);
 
 /* snapshot.c */
 extern const sd_bus_vtable snapshot_vtable[];

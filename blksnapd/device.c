@@ -4,6 +4,7 @@
  * trackers, at /org/blksnap/Blksnap1/device/MAJ_MIN.
  */
 #define _GNU_SOURCE
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <netlink/netlink.h>
 #include <netlink/attr.h>
@@ -60,6 +61,19 @@ int device_parse_spec(const char *spec, uint32_t *ret_major, uint32_t *ret_minor
 	*ret_major = (uint32_t)major;
 	*ret_minor = (uint32_t)minor;
 	*ret_path = NULL;
+	return 0;
+}
+
+/* InvalidArgs unless @path names an existing block device. */
+int device_check_path(const char *path, sd_bus_error *error)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return bus_error_invalid(error, "Device %s cannot be used: %s.", path,
+					 strerror(errno));
+	if (!S_ISBLK(st.st_mode))
+		return bus_error_invalid(error, "%s is not a block device.", path);
 	return 0;
 }
 

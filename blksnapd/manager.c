@@ -161,6 +161,8 @@ static int method_track_device(sd_bus_message *m, void *userdata, sd_bus_error *
 	if (device_parse_spec(spec, &major, &minor, &path) < 0)
 		return bus_error_invalid(error, "Device '%s' is neither a /dev path nor MAJ:MIN.",
 					 spec);
+	if (path && (r = device_check_path(path, error)) < 0)
+		return r;
 	if (has_block_size && (block_size < BLKSNAP_BLOCK_SIZE_MIN ||
 			       block_size > BLKSNAP_BLOCK_SIZE_MAX ||
 			       (block_size & (block_size - 1))))

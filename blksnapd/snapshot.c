@@ -457,6 +457,8 @@ static int method_add_storage_ranges(sd_bus_message *m, void *userdata, sd_bus_e
 	if (device_parse_spec(spec, &major, &minor, &path) < 0)
 		return bus_error_invalid(error, "Device '%s' is neither a /dev path nor MAJ:MIN.",
 					 spec);
+	if (path && (r = device_check_path(path, error)) < 0)
+		return r;
 	if (n == 0)
 		return bus_error_invalid(error, "No storage range given for %s.", spec);
 	r = polkit_check(s->c, m, ACTION_SNAPSHOT, ni, error);

@@ -9,6 +9,9 @@ do (pass and receive file descriptors, stay connected as a bound caller).
   blksnapd_client.py add-file SNAPSHOT PATH LIMIT [FLAGS]
       AddStorageFile with PATH opened with FLAGS (default rw-create: O_RDWR
       | O_CREAT; also ro, dir for O_RDONLY | O_DIRECTORY, path for O_PATH)
+  blksnapd_client.py members XMLFILE...
+      print the org.blksnap.Blksnap1.* members of introspection XML, one
+      sorted line each: INTERFACE method|property|signal NAME SIGNATURE(S)
   blksnapd_client.py hold DEVICE... -- OPTION=VALUE...
       CreateSnapshot of the device objects with the options (name=t:N,
       name=s:TEXT, name=b:true|false), Take it, print "snapshot=PATH"
@@ -23,6 +26,8 @@ import hashlib
 import os
 import signal
 import sys
+
+import xml.etree.ElementTree as ET
 
 import dbus
 
@@ -81,6 +86,26 @@ def add_file(bus, snapshot, path, limit, how="rw-create"):
     os.close(fd)
 
 
+def members(files):
+    lines = set()
+    for f in files:
+        for i in ET.parse(f).getroot().iter("interface"):
+            name = i.get("name")
+            if not name.startswith(IFACE + "."):
+                continue
+            for m in i.findall("method"):
+                args = m.findall("arg")
+                ins = "".join(a.get("type") for a in args if a.get("direction", "in") == "in")
+                outs = "".join(a.get("type") for a in args if a.get("direction") == "out")
+                lines.add(f"{name} method {m.get('name')} in={ins} out={outs}")
+            for p in i.findall("property"):
+                lines.add(f"{name} property {p.get('name')} {p.get('type')} {p.get('access')}")
+            for sg in i.findall("signal"):
+                sig = "".join(a.get("type") for a in sg.findall("arg"))
+                lines.add(f"{name} signal {sg.get('name')} {sig}")
+    print("\n".join(sorted(lines)))
+
+
 def option(text):
     name, value = text.split("=", 1)
     kind, value = value.split(":", 1)
@@ -107,8 +132,11 @@ def hold(bus, args):
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
-    bus = dbus.SystemBus()
     cmd, args = argv[1], argv[2:]
+    if cmd == "members":
+        members(args)
+        return
+    bus = dbus.SystemBus()
     try:
         if cmd == "image-sum":
             image_sum(bus, *args)

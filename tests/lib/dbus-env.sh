@@ -9,6 +9,9 @@
 # polkitd, and creates two users without root:
 #   $BACKUP_USER  a member of the group blksnap-backup
 #   $OTHER_USER   a member of no group of ours
+# No logind runs in the VM, so no caller is in an "active local" session:
+# polkit answers with the allow_any defaults (auth_admin for query too; root
+# is always authorised), which blksnapd-polkit-group-rules-grant checks.
 # Then blksnapd_start runs the daemon of the build directory.  Everything
 # started here is stopped on exit (dbus_env_stop, from the EXIT trap).
 #
@@ -22,8 +25,11 @@ BLKSNAPD=${BLKSNAPD:-${BLKSNAP_BUILD:-}/blksnapd/blksnapd}
 BACKUP_USER=blksnap-op
 OTHER_USER=blksnap-other
 BACKUP_GROUP=blksnap-backup
+# shellcheck disable=SC2034 # the names the cases use
 BUS_NAME=org.blksnap.Blksnap1
+# shellcheck disable=SC2034
 ROOT_PATH=/org/blksnap/Blksnap1
+# shellcheck disable=SC2034
 IFACE=org.blksnap.Blksnap1
 POLKIT_RULES=/etc/polkit-1/rules.d/50-blksnap-backup.rules
 bus_pid=
@@ -112,7 +118,7 @@ dbus_env_stop() {
 		kill "$pid" 2>/dev/null || :
 		wait "$pid" 2>/dev/null || :
 	done
-	polkit_pid= bus_pid=
+	polkit_pid='' bus_pid=''
 	if [ "$rc" != 0 ]; then
 		for f in "$DBUS_ENV_LOGS"/*.log; do
 			[ -s "$f" ] || continue

@@ -1,6 +1,6 @@
 #!/bin/bash
 # disks: 64M 64M
-# timeout: 900
+# timeout: 1200
 #
 # polkit decides for blksnapd: a user without root is refused every
 # tracking, snapshot and data method with AccessDenied and the kernel's state
@@ -65,6 +65,7 @@ expect_denied "$u" "$ROOT_PATH" Manager.CreateSnapshot "['$dev_obj']" "{}"
 expect_denied "$u" "$snap" Snapshot.AddStorageRanges "$pool" "[(0, 8388608)]" "{}"
 expect_denied "$u" "$snap" Snapshot.Take "{}"
 expect_denied "$u" "$snap" Snapshot.Destroy "{}"
+expect_denied "$u" "$snap" Snapshot.GetImages "{}"
 assert_eq "the kernel's state" "$before" "$(state)"
 assert_eq "State" "'created'" "$(bctl get-property "$BUS_NAME" "$snap" "$IFACE.Snapshot" State | sed "s/^s \"\(.*\)\"/'\1'/")"
 bctl call "$BUS_NAME" "$snap" "$IFACE.Snapshot" Destroy 'a{sv}' 0
@@ -90,7 +91,10 @@ assert_eq "Take as $u" "()" "$out"
 assert_eq "the kernel's snapshot state" "taken error=0" "$(snap_state "$(snap_field snapshot "$(nl snapshot-list)")")"
 dd if=/dev/urandom of="$orig" bs=1M count=8 oflag=direct conv=notrunc status=none
 
-step "assert: $BACKUP_USER reads the image and the changed extents; $OTHER_USER may not"
+step "assert: $BACKUP_USER lists the images, reads one and the changed extents; $OTHER_USER may not"
+img=$(snap_image "$orig" "$(nl snapshot-list)")
+assert_eq "GetImages as $u" "([(objectpath '$dev_obj', '$img', '$gen', uint64 1)],)" \
+	"$(gcall "$u" "$snap" Snapshot.GetImages "{}")"
 out=$(as_user "$u" /usr/bin/python3 "$BLKSNAP_SRC/tests/lib/blksnapd_client.py" image-sum "$snap" "$dev_obj")
 assert_eq "OpenImage as $u" "size=$(( $(sectors "$orig") * 512 )) sha256=$sum access=ro" "$out"
 out=$(as_user "$u" /usr/bin/python3 "$BLKSNAP_SRC/tests/lib/blksnapd_client.py" extents "$snap" "$dev_obj" "$gen" 0)

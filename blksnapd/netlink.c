@@ -365,7 +365,6 @@ static int events_ready(_unused_ sd_event_source *src, int fd, _unused_ uint32_t
 {
 	Context *c = userdata;
 	_cleanup_(freep) uint8_t *buf = malloc(RECV_BUF_SIZE);
-	bool overrun = false;
 
 	if (!buf)
 		return 0;
@@ -376,8 +375,17 @@ static int events_ready(_unused_ sd_event_source *src, int fd, _unused_ uint32_t
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == ENOBUFS) {
-			overrun = true;
-			continue;
+			/*
+			 * The newest events were dropped: what is still queued
+			 * is older than them, and applied after a dump it would
+			 * roll objects back.  Drop it all, then dump.
+			 */
+			while ((n = recv(fd, buf, RECV_BUF_SIZE, MSG_DONTWAIT)) > 0 ||
+			       (n < 0 && (errno == EINTR || errno == ENOBUFS)))
+				;
+			log_info("Events were lost (the socket overran): resynchronising from dumps");
+			(void)nl_resync(c);
+			return 0;
 		}
 		if (n <= 0)
 			break;
@@ -385,10 +393,6 @@ static int events_ready(_unused_ sd_event_source *src, int fd, _unused_ uint32_t
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; nlmsg_ok(h, rem);
 		     h = nlmsg_next(h, &rem))
 			event_handle(c, h);
-	}
-	if (overrun) {
-		log_info("Events were lost (the socket overran): resynchronising from dumps");
-		(void)nl_resync(c);
 	}
 	return 0;
 }

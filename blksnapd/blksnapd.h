@@ -311,6 +311,10 @@ struct Pool {
 };
 int pool_new(const char *path, uint64_t limit, uint64_t step, Pool **ret, sd_bus_error *error);
 void pool_free(Pool *p);
+static inline void pool_freep(Pool **p)
+{
+	pool_free(*p);
+}
 int pool_grow_request(Context *c, Snapshot *s, uint64_t bytes, struct nl_msg **ret_req,
 		      int *ret_fd, uint64_t *ret_added);
 void pool_release(Context *c, Snapshot *s);

@@ -26,6 +26,11 @@ typedef struct ExtentScan {
 	size_t n, alloc;
 } ExtentScan;
 
+static void extent_scan_done(ExtentScan *x)
+{
+	free(x->pairs);
+}
+
 static int scan_flush(ExtentScan *x)
 {
 	uint64_t off, len;
@@ -91,8 +96,11 @@ int extents_memfd(Context *c, Snapshot *s, Device *d, uint8_t snap_number, int *
 		  sd_bus_error *error)
 {
 	SnapshotDevice *sd = snapshot_device(s, d->major, d->minor);
-	ExtentScan x = { .snap_number = snap_number, .block_size = d->block_size,
-			 .capacity = d->capacity << SECTOR_SHIFT };
+	_cleanup_(extent_scan_done) ExtentScan x = {
+		.snap_number = snap_number,
+		.block_size = d->block_size,
+		.capacity = d->capacity << SECTOR_SHIFT,
+	};
 	_cleanup_(freep) char *extack = NULL;
 	_cleanup_(closep) int fd = -1;
 	struct nl_msg *req;
@@ -109,42 +117,31 @@ int extents_memfd(Context *c, Snapshot *s, Device *d, uint8_t snap_number, int *
 	r = nl_transact(c->nl, req, scan_slice, &x, &extack);
 	if (r >= 0)
 		r = scan_flush(&x);
-	if (r < 0) {
-		free(x.pairs);
+	if (r < 0)
 		return bus_error_nl(error, ERR_SNAPSHOT, r, extack,
 				    "Cannot read the change map of %s frozen by snapshot %s",
 				    d->path, s->object_path);
-	}
-	if (x.generation_changed) {
-		free(x.pairs);
+	if (x.generation_changed)
 		return sd_bus_error_setf(error, ERROR_PREFIX "GenerationChanged",
 					 "The change map of %s changed generation while it was read: a full backup is needed.",
 					 d->path);
-	}
-	if (x.gap || x.next_block != d->block_count) {
-		free(x.pairs);
+	if (x.gap || x.next_block != d->block_count)
 		return sd_bus_error_setf(error, ERROR_PREFIX "Failed",
 					 "The change map of %s came back incomplete (%" PRIu64 " of %" PRIu64 " blocks).",
 					 d->path, x.next_block, d->block_count);
-	}
 	size = x.n * sizeof(uint64_t);
 	fd = memfd_create("blksnap-extents", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0) {
-		free(x.pairs);
+	if (fd < 0)
 		return -errno;
-	}
 	for (size_t done = 0; done < size;) {
 		ssize_t n = write(fd, (uint8_t *)x.pairs + done, size - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			free(x.pairs);
+		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		}
 		done += (size_t)n;
 	}
-	free(x.pairs);
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
 	    lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;

@@ -199,7 +199,6 @@ static int method_track_device(sd_bus_message *m, void *userdata, sd_bus_error *
 typedef struct CreateArgs {
 	uint64_t chunk_size, low_free, limit, initial;
 	bool has_chunk, has_low_free, has_limit, has_initial, has_pool, bind;
-	char *pool;
 } CreateArgs;
 
 typedef struct SnapRef {
@@ -265,7 +264,7 @@ static int method_create_snapshot(sd_bus_message *m, void *userdata, sd_bus_erro
 	uint64_t total_bytes = 0;
 	struct nl_msg *req;
 	Snapshot *s = NULL;
-	Pool *pool = NULL;
+	_cleanup_(pool_freep) Pool *pool = NULL;
 	const char *p;
 	bool ni;
 	int r;
@@ -333,10 +332,8 @@ static int method_create_snapshot(sd_bus_message *m, void *userdata, sd_bus_erro
 	}
 
 	req = nl_request_new(c, BLKSNAP_CMD_SNAPSHOT_CREATE, false);
-	if (!req) {
-		pool_free(pool);
+	if (!req)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct nlattr *nest = nla_nest_start(req, BLKSNAP_A_DEVICE | NLA_F_NESTED);
 
@@ -352,27 +349,22 @@ static int method_create_snapshot(sd_bus_message *m, void *userdata, sd_bus_erro
 
 	r = nl_transact(c->nl, req, snapref_reply, &ref, &extack);
 	s = ref.s;
-	if (r < 0) {
-		pool_free(pool);
+	if (r < 0)
 		return bus_error_nl(error, ERR_SNAPSHOT, r, extack, "Cannot create a snapshot of %s%s",
 				    devs[0]->path, n > 1 ? " and the other devices" : "");
-	}
-	if (!s || !s->object_path) {
-		pool_free(pool);
+	if (!s || !s->object_path)
 		return sd_bus_error_set(error, ERROR_PREFIX "Failed",
 					"The kernel's reply to snapshot-create was malformed.");
-	}
 	if (a.bind) {
 		s->bound_to = strdup(sd_bus_message_get_sender(m));
 		if (!s->bound_to) {
-			pool_free(pool);
 			(void)destroy_now(c, s->id);
 			return -ENOMEM;
 		}
 	}
-	s->pool = pool;
-	if (pool) {
-		r = create_pool_storage(c, s, pool->step, error);
+	s->pool = TAKE_PTR(pool);
+	if (s->pool) {
+		r = create_pool_storage(c, s, s->pool->step, error);
 		if (r < 0) {
 			pool_release(c, s);
 			(void)destroy_now(c, s->id);

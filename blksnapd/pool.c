@@ -215,7 +215,7 @@ int pool_grow_request(Context *c, Snapshot *s, uint64_t bytes, struct nl_msg **r
 	struct nl_msg *req;
 	char hex[2 * ID_LEN + 1];
 	struct stat st;
-	uint64_t start;
+	uint64_t start = 0;
 	int r;
 
 	bytes &= ~(uint64_t)511;

@@ -7,8 +7,9 @@
 # low-space events from the pool itself (LowFreeSpace and StorageGrown
 # signals, StorageTotal grows) and the image stays the device at the take.
 # With a storage-limit below what the writer needs, the snapshot is
-# corrupted instead (Corrupted signal, State and Error), and the original
-# device keeps every byte written.  Destroy removes the pool's files.
+# corrupted instead (Corrupted signal, State and Error; OpenImage refused
+# with Corrupted), and the original device keeps every byte written.
+# Destroy removes the pool's files.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 . "$BLKSNAP_SRC/tests/lib/dbus-env.sh"
 prop() { # OBJECT IFACE NAME -> the value of a property, as JSON
@@ -90,6 +91,9 @@ assert_eq "the first 48 MiB of $orig" "$(sha256sum </tmp/new | cut -d' ' -f1)" \
 	"$(dd if="$orig" bs=1M count=48 iflag=direct status=none | sha256sum | cut -d' ' -f1)"
 total=$(prop "$snap" Snapshot StorageTotal)
 [ "$total" -le $((16 * mib)) ] || fail "StorageTotal $total: past the limit of 16 MiB"
+out=$(/usr/bin/python3 "$BLKSNAP_SRC/tests/lib/blksnapd_client.py" image-sum "$snap" "$dev_obj" 2>&1) &&
+	fail "OpenImage of a corrupted snapshot succeeded: $out"
+assert_match "OpenImage of a corrupted snapshot" "^error: $IFACE.Error.Corrupted: .+" "$out"
 
 bctl call "$BUS_NAME" "$snap" "$IFACE.Snapshot" Destroy 'a{sv}' 0
 assert_eq "files left in $pool" "" "$(ls -A "$pool")"

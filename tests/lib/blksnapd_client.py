@@ -4,6 +4,8 @@ do (pass and receive file descriptors, stay connected as a bound caller).
 
   blksnapd_client.py image-sum SNAPSHOT DEVICE [writable]
       OpenImage; print "size=N sha256=HEX access=ro|rw" of the whole fd
+  blksnapd_client.py image-write SNAPSHOT DEVICE OFFSET FILE
+      OpenImage with writable=true; write FILE's bytes at OFFSET, fsync
   blksnapd_client.py extents SNAPSHOT DEVICE GENERATION SNAP_NUMBER
       GetChangedExtents; print "seals=0xN", then "OFFSET+LENGTH" per extent
   blksnapd_client.py add-file SNAPSHOT PATH LIMIT [FLAGS]
@@ -58,6 +60,17 @@ def image_sum(bus, snapshot, device, writable=None):
             size += len(b)
     access = {os.O_RDONLY: "ro", os.O_RDWR: "rw", os.O_WRONLY: "wo"}[flags]
     print(f"size={size} sha256={h.hexdigest()} access={access}")
+
+
+def image_write(bus, snapshot, device, offset, path):
+    opts = dbus.Dictionary({"writable": dbus.Boolean(True)}, signature="sv")
+    fd = iface(bus, snapshot, "Snapshot").OpenImage(dbus.ObjectPath(device), opts).take()
+    with open(path, "rb") as f:
+        data = f.read()
+    if os.pwrite(fd, data, int(offset)) != len(data):
+        sys.exit("short write to the image")
+    os.fsync(fd)
+    os.close(fd)
 
 
 def extents(bus, snapshot, device, generation, snap_number):
@@ -140,6 +153,8 @@ def main(argv):
     try:
         if cmd == "image-sum":
             image_sum(bus, *args)
+        elif cmd == "image-write":
+            image_write(bus, *args)
         elif cmd == "extents":
             extents(bus, *args)
         elif cmd == "add-file":

@@ -306,6 +306,7 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 	struct progress prog;
 	char s1[16], s2[16];
 	uint64_t started;
+	time_t when = time(NULL);	/* the point in time: the data was frozen before */
 	unsigned number = last ? last->number + 1 : 0;
 	int r;
 
@@ -363,7 +364,7 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 		.backing = plan->full ? NULL : strdup(last->image),
 		.full = plan->full,
 		.reason = strdup(plan->full ? plan->reason : ""),
-		.time = time(NULL),
+		.time = when,
 		.device_size = src->size,
 		.snap_number = src->snap_number,
 		.changed_bytes = extent_list_bytes(list),

@@ -13,6 +13,14 @@
 #include "util.h"
 
 #define POLL_MS		250
+/*
+ * Full images: 64 KiB clusters, readable by any qemu.  Overlays: extended L2
+ * entries (qemu >= 5.2), so a write of 4 KiB allocates a 2 KiB subcluster
+ * instead of copying the rest of a 64 KiB cluster from the backing image:
+ * an incremental of scattered blocks stays the size of what changed.
+ */
+#define QCOW2_FULL_OPTIONS	"cluster_size=65536"
+#define QCOW2_OVERLAY_OPTIONS	"cluster_size=65536,extended_l2=on"
 
 struct nbd_writer {
 	struct nbd_handle *h;
@@ -35,23 +43,21 @@ static int nbd_errno(void)
 
 int qcow2_create(const char *image_path, const char *backing, uint64_t size)
 {
+	char *argv[16] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o",
+			   backing ? QCOW2_OVERLAY_OPTIONS : QCOW2_FULL_OPTIONS };
+	size_t n = 7;
 	char sz[32];
-	char *argv[] = {
-		"qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536",
-		(char *)image_path, sz, NULL, NULL, NULL, NULL, NULL, NULL,
-	};
 	int r;
 
 	snprintf(sz, sizeof(sz), "%" PRIu64, size);
 	if (backing) {
-		/* -b backing -F qcow2 path size */
-		argv[7] = "-b";
-		argv[8] = (char *)backing;
-		argv[9] = "-F";
-		argv[10] = "qcow2";
-		argv[11] = (char *)image_path;
-		argv[12] = sz;
+		argv[n++] = "-b";
+		argv[n++] = (char *)backing;	/* relative to the image's directory */
+		argv[n++] = "-F";
+		argv[n++] = "qcow2";
 	}
+	argv[n++] = (char *)image_path;
+	argv[n++] = sz;
 	r = run_program(argv, NULL);
 	if (r < 0)
 		return r;

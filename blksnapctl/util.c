@@ -67,6 +67,7 @@ void interrupt_install(void)
 {
 	struct sigaction sa = { .sa_handler = on_interrupt };
 
+	interrupted = 0;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);

@@ -3,7 +3,8 @@
 # at every point (the middle one too), pass qemu-img check, verify and
 # qemu-img info --backing-chain, and leave zero and unchanged space
 # unallocated: the full image holds only the data, each overlay only the
-# clusters of its changed extents, zeroed extents as zero clusters.
+# bytes of its changed extents (2 KiB subclusters), zeroed ones as zero
+# clusters.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 . "$BLKSNAP_SRC/tests/lib/blksnapctl.sh"
 
@@ -27,7 +28,7 @@ write_zero "$dev" $((8 * M)) 65536
 cp "$dev" "$WORK/p1"
 extents_file "$WORK/e1" $((2 * M + 4096)) 8192 $((8 * M)) 65536 $((20 * M)) $M
 backup_image /dev/vdb "$dev" $GEN1 2 "$WORK/backups" "$WORK/e1"
-assert_eq "overlay 1 holds the changed clusters only" "2097152+65536 20971520+1048576" \
+assert_eq "overlay 1 holds the changed bytes only" "2101248+8192 20971520+1048576" \
 	"$(allocated "$chain/0001.qcow2" | tr '\n' ' ' | sed 's/ $//')"
 assert_eq "the zeroed extent is a zero cluster of overlay 1" "8388608+65536" \
 	"$(qemu-img map --output=json "$chain/0001.qcow2" |
@@ -39,7 +40,7 @@ write_random "$dev" $((31 * M)) $M
 cp "$dev" "$WORK/p2"
 extents_file "$WORK/e2" 0 4096 $((16 * M)) 65536 $((31 * M)) $M
 backup_image /dev/vdb "$dev" $GEN1 3 "$WORK/backups" "$WORK/e2"
-assert_eq "overlay 2 holds data for the changed clusters only" "0+65536 32505856+1048576" \
+assert_eq "overlay 2 holds data for the changed bytes only" "0+4096 32505856+1048576" \
 	"$(allocated "$chain/0002.qcow2" | tr '\n' ' ' | sed 's/ $//')"
 
 step "the manifest: kinds, changed bytes, snap numbers, backing images"

@@ -347,11 +347,8 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 	progress_end(&prog);
 	if (r >= 0 && interrupted)
 		r = -EINTR;
-	if (r < 0) {
-		if (r != -EINTR)
-			log_error_errno(r, "writing %s failed: %m", partial_path);
-		goto fail_partial;
-	}
+	if (r < 0)
+		goto fail_partial;	/* said why */
 	nbd_writer_free(TAKE_PTR(w));
 
 	if (renameat(t->dirfd, partial, t->dirfd, image) < 0) {

@@ -36,11 +36,13 @@
 #define EXIT_FAILED		1	/* the operation failed; the message says why */
 #define EXIT_USAGE		2	/* bad or missing arguments */
 #define EXIT_DAMAGED		3	/* verify found a damaged or missing image */
-#define EXIT_DENIED		4	/* polkit refused the operation */
+#define EXIT_DENIED		4	/* polkit refused the operation (the D-Bus glue's
+					 * AccessDenied, never a local errno) */
 #define EXIT_UNAVAILABLE	5	/* blksnapd cannot be reached */
 #define EXIT_INTERRUPTED	130	/* SIGINT/SIGTERM; nothing was left half-done */
 
 #define R_USAGE			(-4096)	/* a usage error, already reported */
+#define R_DAMAGED		(-4097)	/* verify found damage, already reported */
 
 static _printf_(1, 2) int usage_error(const char *fmt, ...)
 {
@@ -61,11 +63,12 @@ static int exit_status(int r)
 	switch (r) {
 	case R_USAGE:
 		return EXIT_USAGE;
+	case R_DAMAGED:
+		return EXIT_DAMAGED;
+	case -EHOSTUNREACH:
+		return EXIT_UNAVAILABLE;
 	case -EINTR:
 		return EXIT_INTERRUPTED;
-	case -EACCES:
-	case -EPERM:
-		return EXIT_DENIED;
 	default:
 		return EXIT_FAILED;
 	}
@@ -381,7 +384,7 @@ static int cmd_verify(int argc, char **argv)
 		{}
 	};
 	_cleanup_(strv_freep) char **dirs = NULL;
-	int c, r, n, problems = 0;
+	int c, r, n, problems = 0, err = 0, unreadable = 0;
 
 	optind = 1;
 	for (;;) {
@@ -409,24 +412,26 @@ static int cmd_verify(int argc, char **argv)
 
 		r = chain_open(*d, NULL, &ch);
 		if (r < 0) {
-			problems++;
+			unreadable = r;	/* said why; go on with the others */
 			continue;
 		}
 		r = verify_chain(*d, ch);
-		if (r < 0)
+		if (r < 0) {
+			err = r;
 			break;
+		}
 		problems += r;
 	}
 	interrupt_restore();
-	if (r < 0 && !interrupted)
-		return log_error_errno(r, "verify could not finish: %m");
+	if (err < 0 && !interrupted)
+		return log_error_errno(err, "verify could not finish: %m");
 	if (interrupted)
 		return -EINTR;
 	if (problems) {
 		log_error("%d problem%s found: the chain is damaged", problems, problems == 1 ? "" : "s");
-		return 1;	/* EXIT_DAMAGED */
+		return R_DAMAGED;
 	}
-	return 0;
+	return unreadable;	/* a manifest that could not be read: exit status 1 */
 }
 
 static int cmd_list(int argc, char **argv)
@@ -490,7 +495,7 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc < 2)
-		return usage_error("no command given") == R_USAGE ? EXIT_USAGE : EXIT_FAILED;
+		return exit_status(usage_error("no command given"));
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(help_text, stdout);
 		return EXIT_OK;
@@ -507,9 +512,5 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = cmd->run(argc - 1, argv + 1);
-	if (r == 1)
-		return EXIT_DAMAGED;
-	if (r == -EHOSTUNREACH)
-		return EXIT_UNAVAILABLE;
 	return exit_status(r);
 }

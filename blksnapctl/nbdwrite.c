@@ -25,6 +25,7 @@
 struct nbd_writer {
 	struct nbd_handle *h;
 	int error;			/* first error of any command */
+	bool reported;			/* ... and it was logged */
 	struct nbd_wbuf bufs[NBD_WRITER_BUFFERS];
 };
 
@@ -131,10 +132,28 @@ fail_unlink:
 	return r;
 }
 
+/* Log the first command error once; return it. */
+static int writer_error(struct nbd_writer *w)
+{
+	if (w->error && !w->reported) {
+		w->reported = true;
+		log_error_errno(w->error, "a write to the image failed: %m");
+	}
+	return w->error;
+}
+
 void nbd_writer_free(struct nbd_writer *w)
 {
-	if (w->h)
+	if (w->h) {
+		/* Let the commands in flight finish (for at most 10 s), so that
+		 * qemu-nbd sees a clean disconnect, not a half-sent write. */
+		uint64_t until = now_usec() + 10 * 1000000;
+
+		while (nbd_aio_in_flight(w->h) > 0 && now_usec() < until)
+			if (nbd_poll(w->h, POLL_MS) < 0 && nbd_get_errno() != EINTR)
+				break;
 		nbd_close(w->h);	/* qemu-nbd exits when its client goes */
+	}
 	for (size_t i = 0; i < NBD_WRITER_BUFFERS; i++)
 		free(w->bufs[i].data);
 	free(w);
@@ -144,7 +163,7 @@ void nbd_writer_free(struct nbd_writer *w)
 static int writer_poll(struct nbd_writer *w)
 {
 	if (w->error)
-		return w->error;
+		return writer_error(w);
 	if (interrupted)
 		return -EINTR;
 	if (nbd_poll(w->h, POLL_MS) < 0) {
@@ -155,7 +174,7 @@ static int writer_poll(struct nbd_writer *w)
 		return log_error_errno(r, "NBD connection to qemu-nbd failed: %s", nbd_get_error());
 	}
 	if (w->error)
-		return w->error;
+		return writer_error(w);
 	return interrupted ? -EINTR : 0;
 }
 
@@ -209,7 +228,7 @@ static int writer_slot(struct nbd_writer *w)
 		if (r < 0)
 			return r;
 	}
-	return w->error;
+	return writer_error(w);
 }
 
 static int writer_submit(struct nbd_writer *w, struct nbd_wbuf *b, size_t boff,
@@ -271,7 +290,7 @@ int nbd_writer_finish(struct nbd_writer *w)
 			return r;
 	}
 	if (w->error)
-		return w->error;
+		return writer_error(w);
 	if (nbd_flush(w->h, 0) < 0)
 		return log_error_errno(nbd_errno(), "NBD flush of the image failed: %s", nbd_get_error());
 	if (nbd_shutdown(w->h, 0) < 0)

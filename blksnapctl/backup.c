@@ -76,17 +76,17 @@ int backup_target_open(const char *dir, const char *device, struct backup_target
 
 	if (!device_name_ok(device))
 		return log_error_errno(-EINVAL, "'%s' cannot name a directory of backups", device);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return log_error_errno(-errno, "cannot create %s: %m", dir);
 	t.device = strdup(device);
 	if (!t.device || asprintf(&t.path, "%s/%s", dir, device) < 0)
 		return -ENOMEM;
-	if (mkdir(t.path, 0755) < 0 && errno != EEXIST)
+	if (mkdir(t.path, 0700) < 0 && errno != EEXIST)
 		return log_error_errno(-errno, "cannot create %s: %m", t.path);
 	t.dirfd = open(t.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t.dirfd < 0)
 		return log_error_errno(-errno, "cannot open %s: %m", t.path);
-	t.lockfd = openat(t.dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	t.lockfd = openat(t.dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (t.lockfd < 0)
 		return log_error_errno(-errno, "cannot create %s/%s: %m", t.path, LOCK_FILE);
 	if (flock(t.lockfd, LOCK_EX | LOCK_NB) < 0) {

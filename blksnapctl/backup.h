@@ -16,6 +16,24 @@
 #include "chain.h"
 #include "extents.h"
 
+/*
+ * How a caller drives the engine (the D-Bus path of "backup", and the
+ * --from-image test entry point alike):
+ *
+ *   backup_target_open(DIR, device name)     lock and load DIR/<name>/chain.json
+ *   (take the snapshot; GetImages gives the frozen generation and snap number)
+ *   backup_plan(target, source, --full)      full, or incremental since
+ *                                            plan.since_generation_id/_snap_number
+ *   if incremental: GetChangedExtents(since...) -> fd -> extent_list_read_fd()
+ *                   (GenerationChanged: set plan.full and plan.reason instead)
+ *   source.fd = OpenImage(...)
+ *   backup_run(target, source, plan, extents)
+ *   backup_target_done(target)
+ *
+ * Directories, images and manifests are created for their owner only
+ * (they hold raw disk contents): main() sets umask 077.
+ */
+
 /* The chain of one device, opened and locked for writing. */
 struct backup_target {
 	char *path;		/* DIR/<device name> */

@@ -453,7 +453,7 @@ static int chain_save(const struct chain *c, const struct chain_backup *extra,
 	if (!text)
 		return -ENOMEM;
 
-	fd = openat(dirfd, CHAIN_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = openat(dirfd, CHAIN_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return log_error_errno(-errno, "cannot create %s/%s: %m", dir, CHAIN_TMP);
 	r = write_all(fd, text, strlen(text));

@@ -504,6 +504,8 @@ int main(int argc, char **argv)
 		printf("blksnapctl %s\n", BLKSNAPCTL_VERSION);
 		return EXIT_OK;
 	}
+	/* Backups and restored files hold raw disk contents: only for their owner. */
+	umask(0077);
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			cmd = &commands[i];

@@ -11,7 +11,6 @@
 . "$BLKSNAP_SRC/tests/lib/blksnapctl.sh"
 
 dev=$DISK1 storage=$DISK2
-M=$((1 << 20))
 B=$WORK/backups
 chain=$B/$(basename "$dev")
 

@@ -20,7 +20,7 @@ extents_file "$WORK/beyond" $((4 * M - 4096)) 8192
 extents_file "$WORK/empty-extent" 4096 0
 printf 'odd' >"$WORK/odd"
 before=$(sum "$chain/chain.json")
-img=(--from-image "$dev" --generation $GEN1)
+img=(--from-image "$dev" --generation "$GEN1")
 
 # expect STATUS 'message text' ARGS...
 expect() {

@@ -18,8 +18,9 @@ run_cleanup() {
 trap run_cleanup EXIT
 on_exit() { cleanup_hooks=("$*" "${cleanup_hooks[@]}"); }
 
-GEN1=6c1f2a8e-0d4b-4c52-9a61-3e0f7b2d9c11
-GEN2=0b9e7d1a-55c2-4f0e-8d3b-a1c2e3f40566
+# Two generation ids, for the cases.
+# shellcheck disable=SC2034
+GEN1=6c1f2a8e-0d4b-4c52-9a61-3e0f7b2d9c11 GEN2=0b9e7d1a-55c2-4f0e-8d3b-a1c2e3f40566
 
 # write_random FILE OFFSET LENGTH (bytes, multiples of 4096)
 write_random() {
@@ -71,15 +72,15 @@ assert_chain_sound() {
 	n=$(jq '.backups | length' "$chain/chain.json")
 	# the backing chain of the last image, as qemu-img sees it, back to the last full
 	i=$((n - 1))
-	local want=() got
+	local names=() got
 	while [ "$i" -ge 0 ]; do
-		want+=("$(jq -r ".backups[$i].image" "$chain/chain.json")")
+		names+=("$(jq -r ".backups[$i].image" "$chain/chain.json")")
 		[ "$(jq -r ".backups[$i].kind" "$chain/chain.json")" = full ] && break
 		i=$((i - 1))
 	done
-	got=$(qemu-img info --backing-chain --output=json "$chain/${want[0]}" | jq -r '.[].filename' |
+	got=$(qemu-img info --backing-chain --output=json "$chain/${names[0]}" | jq -r '.[].filename' |
 		xargs -n1 basename | tr '\n' ' ')
-	assert_eq "backing chain of $chain/${want[0]}" "${want[*]} " "$got"
+	assert_eq "backing chain of $chain/${names[0]}" "${names[*]} " "$got"
 	echo "ok: $chain: qemu-img check, verify and the backing chain agree ($n backups)"
 }
 

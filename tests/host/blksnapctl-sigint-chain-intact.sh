@@ -1,7 +1,9 @@
 #!/bin/bash
 # SIGINT in the middle of a backup stops it with exit status 130 and a
 # sentence, removes the partial image, stops qemu-nbd and leaves the chain as
-# it was (manifest unchanged, verify clean); the next backup then works.
+# it was (manifest unchanged, verify clean); a second backup of the chain
+# meanwhile is refused; after a SIGKILL, the next backup removes the partial
+# image left behind; the next backup then works.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 . "$BLKSNAP_SRC/tests/lib/blksnapctl.sh"
 
@@ -27,6 +29,10 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 [ "$size" -ge $((8 * M)) ] || fail "the partial image never grew: $(cat "$WORK/out")"
+rc=0
+out=$(backup_image vdg "$dev" $GEN1 2 "$WORK/b" "$WORK/e" 2>&1) || rc=$?
+assert_eq "exit status of a second backup meanwhile" 1 "$rc"
+assert_match "message" "another blksnapctl is writing this chain" "$out"
 kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?
@@ -41,7 +47,28 @@ assert_eq "qemu-nbd processes on the chain" "" "$(pgrep -f "qemu-nbd.*$chain" ||
 assert_eq "manifest unchanged" "$before" "$(sum "$chain/chain.json")"
 assert_chain_sound "$chain"
 
+step "SIGKILL: the partial image stays, and the next backup removes it"
+"$CTL" backup vdg --from-image "$dev" --generation $GEN1 --snap-number 2 \
+	--extents-file "$WORK/e" --to "$WORK/b" >"$WORK/out" 2>&1 &
+pid=$!
+for _ in $(seq 200); do
+	size=$(stat -c %s "$chain/0001.qcow2.partial" 2>/dev/null || echo 0)
+	[ "$size" -lt $((8 * M)) ] || break
+	sleep 0.05
+done
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || :
+[ -e "$chain/0001.qcow2.partial" ] || fail "no partial image after SIGKILL"
+# qemu-nbd sees its client go and exits once it has written back what it holds
+for _ in $(seq 600); do
+	[ -n "$(pgrep -f "qemu-nbd.*$chain" || :)" ] || break
+	sleep 0.1
+done
+assert_eq "qemu-nbd processes on the chain" "" "$(pgrep -f "qemu-nbd.*$chain" || :)"
+assert_eq "manifest unchanged" "$before" "$(sum "$chain/chain.json")"
+
 step "the next backup works"
-backup_image vdg "$dev" $GEN1 2 "$WORK/b" "$WORK/e" 2>/dev/null
+out=$(backup_image vdg "$dev" $GEN1 2 "$WORK/b" "$WORK/e" 2>&1)
+assert_match "removes what the killed run left" "removed $chain/0001.qcow2.partial, left by an interrupted run" "$out"
 assert_restores "$chain" 1 "$dev"
 echo "PASS"

@@ -355,6 +355,12 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 		r = log_error_errno(-errno, "cannot rename %s: %m", partial_path);
 		goto fail_partial;
 	}
+	/* The image's name is on disk before a manifest names it. */
+	if (fsync(t->dirfd) < 0) {
+		r = log_error_errno(-errno, "cannot sync %s: %m", t->path);
+		unlinkat(t->dirfd, image, 0);
+		goto out;
+	}
 	b = (struct chain_backup){
 		.number = number,
 		.image = TAKE_PTR(image),

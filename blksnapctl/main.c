@@ -311,11 +311,8 @@ static int single_chain(const char *cmd, const char *dir, char **ret)
 		return log_error_errno(-ENOENT, "%s holds no backup chain (no chain.json in it or its subdirectories)", dir);
 	if (n > 1)
 		return usage_error("%s: %s holds the chains of %d devices: name one, e.g. %s", cmd, dir, n, dirs[0]);
-	*ret = TAKE_PTR(dirs[0]);
-	dirs[0] = dirs[1];	/* keep the list NULL-terminated for its cleanup */
-	for (int i = 1; dirs[i]; i++)
-		dirs[i] = dirs[i + 1];
-	return 0;
+	*ret = strdup(dirs[0]);
+	return *ret ? 0 : -ENOMEM;
 }
 
 static int cmd_restore(int argc, char **argv)

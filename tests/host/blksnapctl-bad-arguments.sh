@@ -2,7 +2,7 @@
 # Every bad argument, bad input file and damaged manifest gets one clear
 # sentence and the exit status --help documents (2: arguments, 1: the
 # operation failed, 5: blksnapd needed), and leaves the chain as it was;
-# --help documents every subcommand and exit status.
+# --help and the man page document every subcommand and exit status.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 . "$BLKSNAP_SRC/tests/lib/blksnapctl.sh"
 
@@ -98,4 +98,14 @@ for word in status track untrack "snapshot create" "snapshot storage" "snapshot 
 	case $help in *"$word"*) ;; *) fail "--help does not mention '$word'" ;; esac
 done
 echo "ok: --help documents every subcommand and exit status"
+man=$(MANWIDTH=200 man -l "$BLKSNAP_SRC/blksnapctl/blksnapctl.1" 2>/dev/null)
+for word in status track untrack "snapshot create" "snapshot storage" "snapshot take" \
+	"snapshot destroy" "snapshot list" changes monitor backup restore verify list \
+	chain.json --from-image; do
+	case $man in *"$word"*) ;; *) fail "blksnapctl(1) does not mention '$word'" ;; esac
+done
+for code in 0 1 2 3 4 5 130; do
+	grep -Eq "^ {7}$code( |\$)" <<<"$man" || fail "blksnapctl(1) does not document exit status $code"
+done
+echo "ok: blksnapctl(1) documents every subcommand and exit status"
 echo "PASS"

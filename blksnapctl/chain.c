@@ -336,9 +336,7 @@ int chain_load(int dirfd, const char *dir, const char *device, struct chain **re
 		    c->backups[i].device_size != c->backups[i - 1].device_size)
 			return bad(&p, "an incremental backup of another device size than its backing image");
 	}
-	if (n == 0 && c->n_backups == 0) {
-		/* an empty list is a valid chain */
-	} else if (n > 0 && c->backups[0].backing) {
+	if (n > 0 && c->backups[0].backing) {
 		p.backup = 0;
 		return bad(&p, "the first backup is not a full one");
 	}

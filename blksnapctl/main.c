@@ -217,6 +217,9 @@ static int backup_from_image(const char *device, const char *image, const char *
 	r = fd_size(fd, image, &src.size);
 	if (r < 0)
 		return r;
+	if (src.size % 512)
+		return log_error_errno(-EINVAL, "%s has %" PRIu64 " bytes, not a whole number of 512-byte sectors as a block device has",
+				       image, src.size);
 	r = backup_target_open(dir, basename(copy), &t);
 	if (r < 0)
 		return r;

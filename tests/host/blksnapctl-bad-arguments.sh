@@ -71,6 +71,8 @@ expect 1 "extent 0 (4190208+8192) is empty or beyond the device's 4194304 bytes"
 expect 1 "extent 0 (4096+0) is empty" backup vdh --to "$WORK/b" "${img[@]}" --snap-number 2 --extents-file "$WORK/empty-extent"
 expect 1 "3 trailing bytes" backup vdh --to "$WORK/b" "${img[@]}" --snap-number 2 --extents-file "$WORK/odd"
 expect 1 "'..' cannot name a directory of backups" backup .. --to "$WORK/b" "${img[@]}" --snap-number 2
+head -c 1000 /dev/zero >"$WORK/odd-size"
+expect 1 "has 1000 bytes, not a whole number of 512-byte sectors" backup vdh --to "$WORK/b" --from-image "$WORK/odd-size" --generation "$GEN1" --snap-number 2
 expect 1 "holds no backup chain" restore "$WORK/empty" --to "$WORK/r"
 expect 1 "has no backup 7: its backups are 0 to 0" restore "$chain@7" --to "$WORK/r"
 expect 1 "is neither a block device nor a regular file" restore "$chain" --to "$WORK/empty"

@@ -4,9 +4,8 @@
  * (qcow2 chains written through NBD).
  *
  * The subcommands that talk to blksnapd (status, track, untrack, snapshot,
- * changes, monitor, backup of live devices) are documented here and in
- * blksnapctl(1) and answer EXIT_UNAVAILABLE until the D-Bus glue lands; the
- * backup engine, restore, verify and list work on their own.
+ * changes, monitor) are in service.c, the backup of live devices in live.c;
+ * the backup engine, restore, verify and list work without the service.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,6 +19,8 @@
 #include <sys/stat.h>
 
 #include "backup.h"
+#include "bus.h"
+#include "cli.h"
 #include "chain.h"
 #include "extents.h"
 #include "list.h"
@@ -41,10 +42,7 @@
 #define EXIT_UNAVAILABLE	5	/* blksnapd cannot be reached */
 #define EXIT_INTERRUPTED	130	/* SIGINT/SIGTERM; nothing was left half-done */
 
-#define R_USAGE			(-4096)	/* a usage error, already reported */
-#define R_DAMAGED		(-4097)	/* verify found damage, already reported */
-
-static _printf_(1, 2) int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -65,6 +63,8 @@ static int exit_status(int r)
 		return EXIT_USAGE;
 	case R_DAMAGED:
 		return EXIT_DAMAGED;
+	case R_DENIED:
+		return EXIT_DENIED;
 	case -EHOSTUNREACH:
 		return EXIT_UNAVAILABLE;
 	case -EINTR:
@@ -74,7 +74,7 @@ static int exit_status(int r)
 	}
 }
 
-static const char help_text[] =
+const char help_text[] =
 "Usage: blksnapctl [--help] [--version] COMMAND [ARGS...]\n"
 "\n"
 "Snapshots, change tracking and backups of live block devices, through the\n"
@@ -116,14 +116,14 @@ static const char help_text[] =
 "  2    bad or missing arguments\n"
 "  3    verify found a damaged or missing image\n"
 "  4    not authorized (polkit)\n"
-"  5    blksnapd cannot be reached (this build does not talk to it yet)\n"
+"  5    blksnapd cannot be reached\n"
 "  130  interrupted by SIGINT or SIGTERM; a backup's partial image was removed\n"
 "\n"
 "See blksnapctl(1).\n";
 
 /* ---- arguments ------------------------------------------------------------ */
 
-static int parse_u64(const char *s, uint64_t *ret)
+int parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;
 	unsigned long long v;
@@ -138,8 +138,7 @@ static int parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
-/* getopt_long over argv (argv[0] is the subcommand); R_USAGE on a bad option. */
-static int next_opt(int argc, char **argv, const char *cmd, const struct option *opts, int *ret)
+int next_opt(int argc, char **argv, const char *cmd, const struct option *opts, int *ret)
 {
 	int c;
 
@@ -152,14 +151,6 @@ static int next_opt(int argc, char **argv, const char *cmd, const struct option 
 		return usage_error("%s: option '%s' needs a value", cmd, argv[optind - 1]);
 	*ret = c;
 	return 0;
-}
-
-/* ---- the service commands --------------------------------------------------- */
-
-static int cmd_service(int argc _unused_, char **argv)
-{
-	log_error("'%s' needs the blksnapd service, which this blksnapctl cannot talk to yet", argv[0]);
-	return -EHOSTUNREACH;
 }
 
 /* ---- backup ----------------------------------------------------------------- */
@@ -256,7 +247,7 @@ static int cmd_backup(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *to = NULL, *from = NULL, *gen = NULL, *ext = NULL;
+	const char *to = NULL, *from = NULL, *gen = NULL, *ext = NULL, *pool = NULL;
 	uint64_t snap = 0;
 	bool full = false, have_snap = false;
 	int c, r;
@@ -270,7 +261,7 @@ static int cmd_backup(int argc, char **argv)
 			break;
 		switch (c) {
 		case O_TO: to = optarg; break;
-		case O_POOL: break;	/* used by the service path */
+		case O_POOL: pool = optarg; break;
 		case O_FULL: full = true; break;
 		case O_FROM: from = optarg; break;
 		case O_GEN: gen = optarg; break;
@@ -289,8 +280,11 @@ static int cmd_backup(int argc, char **argv)
 		return usage_error("backup: no DEVICE given");
 	if (!to)
 		return usage_error("backup: --to DIR is missing");
-	if (!from)
-		return cmd_service(argc, argv);
+	if (!from) {
+		if (gen || have_snap || ext)
+			return usage_error("backup: --generation, --snap-number and --extents-file go with --from-image");
+		return backup_live(argv + optind, argc - optind, to, pool, full);
+	}
 	if (argc - optind != 1)
 		return usage_error("backup: --from-image backs up one DEVICE");
 	if (!gen || !have_snap)
@@ -477,12 +471,12 @@ static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{ "status", cmd_service },
-	{ "track", cmd_service },
-	{ "untrack", cmd_service },
-	{ "snapshot", cmd_service },
-	{ "changes", cmd_service },
-	{ "monitor", cmd_service },
+	{ "status", cmd_status },
+	{ "track", cmd_track },
+	{ "untrack", cmd_untrack },
+	{ "snapshot", cmd_snapshot },
+	{ "changes", cmd_changes },
+	{ "monitor", cmd_monitor },
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },
 	{ "verify", cmd_verify },

@@ -63,10 +63,18 @@ static void on_interrupt(int sig)
  * No SA_RESTART: a blocking read or wait returns EINTR, so the copy loop
  * sees the flag promptly.
  */
+static unsigned interrupt_depth;
+
+/*
+ * Nested: the backup of live devices holds the handler across the engine's
+ * own install/restore, so a signal between two steps is not forgotten.
+ */
 void interrupt_install(void)
 {
 	struct sigaction sa = { .sa_handler = on_interrupt };
 
+	if (interrupt_depth++)
+		return;
 	interrupted = 0;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
@@ -75,6 +83,8 @@ void interrupt_install(void)
 
 void interrupt_restore(void)
 {
+	if (!interrupt_depth || --interrupt_depth)
+		return;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 }

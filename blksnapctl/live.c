@@ -305,6 +305,11 @@ static int live_in_snapshot(struct live *l, const char *dir, const char *pool, b
 {
 	int r, err = 0;
 
+	for (int i = 0; i < l->n; i++) {
+		r = backup_target_open(dir, l->devs[i].name, &l->devs[i].target);
+		if (r < 0)
+			return r;
+	}
 	if (!pool) {
 		r = live_storage_file(l, dir);
 		if (r < 0)
@@ -350,11 +355,9 @@ int backup_live(char **devices, int n, const char *dir, const char *pool, bool f
 				r = usage_error("backup: %s and %s are the same device or have the same name %s",
 						l.devs[k].arg, l.devs[i].arg, l.devs[i].name);
 	}
-	/* Every chain locked before the snapshot: nothing to undo on the service. */
-	for (int i = 0; i < n && r >= 0; i++)
-		r = backup_target_open(dir, l.devs[i].name, &l.devs[i].target);
 	if (r >= 0 && interrupted)
 		r = -EINTR;
+	/* The snapshot before any file: a caller polkit refuses creates nothing. */
 	if (r >= 0)
 		r = live_create(&l, pool);
 	if (r >= 0) {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every bad argument, bad input file and damaged manifest gets one clear
 # sentence and the exit status --help documents (2: arguments, 1: the
-# operation failed, 5: blksnapd needed), and leaves the chain as it was;
+# operation failed, 5: blksnapd cannot be reached), and leaves the chain as it was;
 # --help and the man page document every subcommand and exit status.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 . "$BLKSNAP_SRC/tests/lib/blksnapctl.sh"
@@ -57,12 +57,17 @@ expect 2 "holds the chains of 2 devices" restore "$WORK/two" --to "$WORK/r"
 expect 2 "give one DIR" verify
 expect 2 "give one DIR" list a b
 
-step "the service commands need blksnapd"
-for cmd in status "track /dev/vdh" "untrack /dev/vdh" "snapshot list" "changes /dev/vdh" monitor \
-	"backup /dev/vdh --to $WORK/b"; do
+step "the service commands without a bus: exit 5"
+for cmd in status "track /dev/vdh" "untrack 254:112" "snapshot list" "changes 254:112 --since $GEN1:1" \
+	monitor "backup /dev/vdh --to $WORK/b"; do
 	# shellcheck disable=SC2086
-	expect 5 "needs the blksnapd service" $cmd
+	DBUS_SYSTEM_BUS_ADDRESS=unix:path=$WORK/no-bus expect 5 "cannot connect to the system bus" $cmd
 done
+expect 2 "give one DEVICE" untrack
+expect 2 "--since GENERATION:SNAP is missing" changes 254:112
+expect 2 "is not GENERATION:SNAP" changes 254:112 --since nonsense
+expect 2 "unknown subcommand 'frobnicate'" snapshot frobnicate
+expect 2 "go with --from-image" backup /dev/vdh --to "$WORK/b" --snap-number 1
 
 step "bad input"
 expect 1 "cannot open $WORK/nothing" backup vdh --to "$WORK/b" --from-image "$WORK/nothing" --generation $GEN1 --snap-number 2

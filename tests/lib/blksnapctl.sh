@@ -89,3 +89,47 @@ assert_chain_sound() {
 allocated() {
 	qemu-img map --output=json "$1" | jq -r '.[] | select(.depth == 0 and .data) | "\(.start)+\(.length)"'
 }
+
+# --- through the service (VM only; source tests/lib/dbus-env.sh first) -----
+
+# ctl_service_start: the module, a system bus, polkitd with the example
+# rules, blksnapd; $BACKUP_USER (in blksnap-backup) and $OTHER_USER exist.
+# The EXIT trap stops them and removes $WORK.
+ctl_service_start() {
+	load_module
+	dbus_env_start
+	trap ctl_service_exit EXIT
+	blksnapd_start
+	install_backup_rules
+}
+ctl_service_exit() {
+	local rc=$?
+	(exit "$rc")
+	dbus_env_stop
+	run_cleanup
+	return "$rc"
+}
+
+# ctl_as USER ARGS...: blksnapctl as USER (no root, no capability)
+ctl_as() {
+	local user=$1
+	shift
+	as_user "$user" "$CTL" "$@"
+}
+
+# user_dir USER PATH: an empty directory PATH owned by USER
+user_dir() {
+	mkdir -p "$2"
+	chown "$1:" "$2"
+}
+
+# assert_no_snapshot: neither the kernel nor the service has a snapshot
+assert_no_snapshot() {
+	assert_eq "snapshots in the kernel" "" "$(nl snapshot-list)"
+	assert_eq "snapshots of the service" "[]" "$("$CTL" status --json | jq -c .snapshots)"
+}
+
+# fs_sums DIR: sha256 of every regular file under DIR, sorted by name
+fs_sums() {
+	(cd "$1" && find . -type f ! -path './lost+found/*' -print0 | sort -z | xargs -0r sha256sum)
+}

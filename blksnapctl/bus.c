@@ -190,12 +190,17 @@ int bus_read_json(sd_bus_message *m, json_object **ret)
 			return -ENOMEM;
 		for (;;) {
 			_cleanup_json_ json_object *k = NULL, *v = NULL;
+			const char *entry;
 
-			r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, NULL);
+			/* At the array's end, entering with NULL contents is -ENXIO: peek. */
+			r = sd_bus_message_peek_type(m, NULL, &entry);
 			if (r < 0)
 				return r;
 			if (r == 0)
 				break;
+			r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, entry);
+			if (r < 0)
+				return r;
 			r = bus_read_json(m, &k);
 			if (r < 0)
 				return r;

@@ -23,15 +23,21 @@ manifest=$(cat "$B/$name/chain.json")
 dd if=/dev/urandom of="$dev" bs=1M count=96 oflag=direct conv=notrunc status=none
 
 step "act: an incremental backup, SIGINT once its partial image is being written"
-ctl_as "$BACKUP_USER" backup "$dev" --to "$B" >/tmp/backup.log 2>&1 &
-pid=$!
+# (the pid of blksnapctl itself: a background shell function's own shell
+# ignores SIGINT, as bash makes asynchronous commands do)
+# shellcheck disable=SC2016
+as_user "$BACKUP_USER" sh -c 'echo $$ >/tmp/ctl.pid; exec "$0" "$@"' "$CTL" backup "$dev" --to "$B" \
+	>/tmp/backup.log 2>&1 &
+job=$!
+until [ -s /tmp/ctl.pid ]; do sleep 0.05; done
+pid=$(cat /tmp/ctl.pid)
 until [ -n "$(find "$B/$name" -name '*.partial' -size +1M)" ]; do
 	kill -0 "$pid" 2>/dev/null || fail "the backup ended before it could be interrupted: $(cat /tmp/backup.log)"
 	sleep 0.05
 done
 kill -INT "$pid"
 rc=0
-wait "$pid" || rc=$?
+wait "$job" || rc=$?
 cat /tmp/backup.log
 
 step "assert: exit 130, the chain as it was, no partial image, no snapshot"

@@ -1,12 +1,12 @@
 #!/bin/bash
-# disks: 128M 128M 64M
+# disks: 128M 128M 64M 128M 128M
 # timeout: 1500
 #
 # Through the real service, as a member of blksnap-backup without root,
 # blksnapctl backs up a mounted ext4 and a mounted xfs together in one
 # snapshot while writers keep changing them: a full backup, then two
 # incrementals copying only what changed; every point of both chains
-# restores to a file system that passes e2fsck -fn / xfs_repair -n and holds
+# restores to a new disk whose file system passes e2fsck -fn / xfs_repair -n and holds
 # exactly the files' contents of its take (writes after the take in none),
 # the chains pass verify and qemu-img check, and no snapshot is left.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
@@ -14,6 +14,8 @@
 . "$BLKSNAP_SRC/tests/lib/blksnapctl.sh"
 
 ext4=$DISK1 xfs=$DISK2 pooldev=$DISK3
+# new disks the points are restored to
+new_ext4=$DISK4 new_xfs=$DISK5
 B=/tmp/backups
 ctl_service_start
 
@@ -115,20 +117,17 @@ step "assert: every point restores to a clean file system holding the files of i
 umount /tmp/m/ext4 /tmp/m/xfs
 for n in 0 1 2; do
 	for fs in ext4 xfs; do
-		d=$vdb mopt=
-		[ $fs = ext4 ] || d=$vdc mopt=-onouuid
-		"$CTL" restore "$B/$d@$n" --to /tmp/r.img >/dev/null
-		loop=$(losetup -f --show /tmp/r.img)
-		mount $mopt "$loop" /tmp/r
+		d=$vdb mopt= to=$new_ext4
+		[ $fs = ext4 ] || d=$vdc mopt=-onouuid to=$new_xfs
+		"$CTL" restore "$B/$d@$n" --to "$to" >/dev/null
+		mount $mopt "$to" /tmp/r
 		assert_eq "files of $fs at backup $n" "$(cat /tmp/sums.$n.$fs)" "$(fs_sums /tmp/r)"
 		umount /tmp/r
 		if [ $fs = ext4 ]; then
-			e2fsck -fn "$loop" >/dev/null || fail "e2fsck -fn of $fs backup $n: exit status $?"
+			e2fsck -fn "$to" >/dev/null || fail "e2fsck -fn of $fs backup $n: exit status $?"
 		else
-			xfs_repair -n "$loop" 2>/dev/null || fail "xfs_repair -n of $fs backup $n: exit status $?"
+			xfs_repair -n "$to" 2>/dev/null || fail "xfs_repair -n of $fs backup $n: exit status $?"
 		fi
-		losetup -d "$loop"
-		rm /tmp/r.img
 		echo "ok: $fs backup $n restores clean, with the files of its take"
 	done
 done

@@ -82,6 +82,27 @@ static int service_state(sd_bus *bus, json_object **ret)
 		json_object_put(snaps);
 		return -ENOMEM;
 	}
+	/* The ObjectManager lists the objects below it, not its own: ask. */
+	{
+		static const char *const props[] = { "Version", "ModuleVersion" };
+		json_object *m = json_object_new_object();
+
+		if (!m)
+			return -ENOMEM;
+		json_object_object_add(out, "manager", m);
+		for (size_t i = 0; i < ELEMENTSOF(props); i++) {
+			_cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+			_cleanup_(freep) char *v = NULL;
+
+			r = sd_bus_get_property_string(bus, BUS_NAME, ROOT_PATH, IFACE_MANAGER, props[i], &e, &v);
+			if (r < 0) {
+				json_object_put(devs);
+				json_object_put(snaps);
+				return bus_log_error(&e, r, "cannot read the service's version");
+			}
+			json_object_object_add(m, props[i], json_object_new_string(v));
+		}
+	}
 	json_object_object_add(out, "devices", devs);
 	json_object_object_add(out, "snapshots", snaps);
 	json_object_object_foreach(objs, path, ifaces) {

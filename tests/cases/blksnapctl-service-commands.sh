@@ -25,7 +25,8 @@ assert_eq "track" "$dev is tracked: $ROOT_PATH/device/${num/:/_}" "$out"
 
 step "assert: status shows the device, in the table and in JSON"
 ctl_as "$u" status
-assert_match "status table" "^$dev +$num +64\.0 MiB +64\.0 KiB +[0-9a-f-]{36} +0 +-$" "$(ctl_as "$u" status | grep "^$dev ")"
+assert_match "status header" "^blksnapd [0-9.]+, kernel module [0-9.]+$" "$(ctl_as "$u" status | head -n1)"
+assert_match "status table" "^$dev +$num +64\.0 MiB +64\.0 KiB +[0-9a-f-]{36} +[0-9]+ +-$" "$(ctl_as "$u" status | grep "^$dev ")"
 json=$(ctl_as "$u" status --json)
 assert_eq "status --json" "$dev 67108864 65536 /" "$(jq -r '.devices[0] | "\(.Path) \(.Size) \(.BlockSize) \(.Snapshot)"' <<<"$json")"
 gen=$(jq -r '.devices[0].GenerationId' <<<"$json")

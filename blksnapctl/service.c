@@ -700,9 +700,21 @@ int cmd_changes(int argc, char **argv)
 	r = bus_connect(&bus);
 	if (r < 0)
 		return r;
-	r = sd_bus_get_property_string(bus, BUS_NAME, dev, IFACE_DEVICE, "Snapshot", &e, &snap);
-	if (r < 0)
-		return bus_log_error(&e, r, "cannot find the device in the service (is it tracked?)");
+	{
+		/* an object path: sd_bus_get_property_string() wants an "s" */
+		_cleanup_bus_message_ sd_bus_message *prop = NULL;
+		const char *p;
+
+		r = sd_bus_get_property(bus, BUS_NAME, dev, IFACE_DEVICE, "Snapshot", &e, &prop, "o");
+		if (r < 0)
+			return bus_log_error(&e, r, "cannot find the device in the service (is it tracked?)");
+		r = sd_bus_message_read(prop, "o", &p);
+		if (r < 0)
+			return log_error_errno(r, "cannot read the device's Snapshot property: %m");
+		snap = strdup(p);
+		if (!snap)
+			return -ENOMEM;
+	}
 	if (!strcmp(snap, "/"))
 		return log_error_errno(-ENOENT, "%s is in no snapshot: the changes are read from a taken snapshot's frozen map ('blksnapctl snapshot create/take')",
 				       argv[optind]);

@@ -16,8 +16,13 @@ num=$(devnum "$dev")
 ctl_service_start
 
 step "act: monitor in the background; track with 64 KiB blocks"
-ctl_as "$u" monitor --json >/tmp/monitor.out 2>/tmp/monitor.err &
-mon=$!
+# (its own pid, for SIGINT: the shell of a background job ignores SIGINT)
+# shellcheck disable=SC2016
+as_user "$u" sh -c 'echo $$ >/tmp/monitor.pid; exec "$0" "$@"' "$CTL" monitor --json \
+	>/tmp/monitor.out 2>/tmp/monitor.err &
+job=$!
+until [ -s /tmp/monitor.pid ]; do sleep 0.05; done
+mon=$(cat /tmp/monitor.pid)
 on_exit "kill $mon 2>/dev/null"
 sleep 2
 out=$(ctl_as "$u" track "$dev" --block-size 65536)
@@ -66,7 +71,7 @@ assert_no_snapshot
 step "assert: monitor printed the objects' and properties' signals as JSON lines"
 sleep 2
 kill -INT "$mon"
-wait "$mon" || fail "monitor exited with status $?: $(cat /tmp/monitor.err)"
+wait "$job" || fail "monitor exited with status $?: $(cat /tmp/monitor.err)"
 cat /tmp/monitor.out
 jq -e . /tmp/monitor.out >/dev/null || fail "monitor printed something that is not JSON"
 for member in InterfacesAdded PropertiesChanged InterfacesRemoved; do

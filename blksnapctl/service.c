@@ -770,8 +770,6 @@ static int on_signal(sd_bus_message *m, void *userdata _unused_, sd_bus_error *e
 	_cleanup_json_ json_object *args = NULL;
 	int r;
 
-	if (sd_bus_message_get_type(m, NULL) < 0)
-		return 0;
 	r = bus_read_all_json(m, &args);
 	if (r < 0) {
 		log_error_errno(r, "cannot read a signal: %m");

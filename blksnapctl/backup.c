@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The backup engine: plan (full or incremental), copy through NBD into a
+ * partial image, flush, rename, then append the manifest.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <nettle/sha2.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "backup.h"
+#include "nbdwrite.h"
+#include "progress.h"
+#include "util.h"
+
+#define LOCK_FILE	".lock"
+#define PARTIAL_SUFFIX	".partial"
+/* All-zero detection granularity: the qcow2 cluster size we create. */
+#define ZERO_GRAIN	(64u * 1024)
+/* The longest extent the manifest checksums as one (verify names extents
+ * of at most this size). */
+#define RECORD_MAX	(4u << 20)
+
+static bool device_name_ok(const char *s)
+{
+	return s[0] && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/') && strlen(s) < 128;
+}
+
+void backup_target_done(struct backup_target *t)
+{
+	if (t->chain)
+		chain_free(t->chain);
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	if (t->lockfd >= 0)
+		close(t->lockfd);	/* drops the lock */
+	free(t->path);
+	free(t->device);
+	*t = (struct backup_target){ .dirfd = -1, .lockfd = -1 };
+}
+
+/* Remove what a crashed run left: temp files and partial images. */
+static void remove_leftovers(int dirfd, const char *path)
+{
+	_cleanup_(closep) int fd = dup(dirfd);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d)
+		return;
+	fd = -1;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name), sl = strlen(PARTIAL_SUFFIX);
+
+		if ((len > sl && strcmp(de->d_name + len - sl, PARTIAL_SUFFIX) == 0) ||
+		    strcmp(de->d_name, "chain.json.tmp") == 0) {
+			if (unlinkat(dirfd, de->d_name, 0) == 0)
+				log_info("removed %s/%s, left by an interrupted run", path, de->d_name);
+		}
+	}
+	closedir(d);
+}
+
+int backup_target_open(const char *dir, const char *device, struct backup_target *ret)
+{
+	_cleanup_(backup_target_done) struct backup_target t = { .dirfd = -1, .lockfd = -1 };
+	int r;
+
+	if (!device_name_ok(device))
+		return log_error_errno(-EINVAL, "'%s' cannot name a directory of backups", device);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "cannot create %s: %m", dir);
+	t.device = strdup(device);
+	if (!t.device || asprintf(&t.path, "%s/%s", dir, device) < 0)
+		return -ENOMEM;
+	if (mkdir(t.path, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "cannot create %s: %m", t.path);
+	t.dirfd = open(t.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t.dirfd < 0)
+		return log_error_errno(-errno, "cannot open %s: %m", t.path);
+	t.lockfd = openat(t.dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (t.lockfd < 0)
+		return log_error_errno(-errno, "cannot create %s/%s: %m", t.path, LOCK_FILE);
+	if (flock(t.lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return log_error_errno(-EBUSY, "%s: another blksnapctl is writing this chain", t.path);
+		return log_error_errno(-errno, "cannot lock %s: %m", t.path);
+	}
+	r = chain_load(t.dirfd, t.path, device, &t.chain);
+	if (r < 0)
+		return r;
+	remove_leftovers(t.dirfd, t.path);
+	*ret = t;
+	t = (struct backup_target){ .dirfd = -1, .lockfd = -1 };
+	return 0;
+}
+
+int backup_plan(const struct backup_target *t, const struct backup_source *src,
+		bool force_full, struct backup_plan *ret)
+{
+	const struct chain_backup *last = chain_last(t->chain);
+	struct backup_plan p = {};
+
+	if (!last) {
+		p.full = true;
+		snprintf(p.reason, sizeof(p.reason), "the first backup of %s", t->device);
+	} else if (force_full) {
+		p.full = true;
+		snprintf(p.reason, sizeof(p.reason), "a full backup was asked for");
+	} else if (strcmp(last->generation_id, src->generation_id) != 0) {
+		p.full = true;
+		snprintf(p.reason, sizeof(p.reason),
+			 "the change tracking generation is %s, not the last backup's %s: its history was reset, so what changed since is unknown",
+			 src->generation_id, last->generation_id);
+	} else if (last->device_size != src->size) {
+		p.full = true;
+		snprintf(p.reason, sizeof(p.reason),
+			 "the device has %" PRIu64 " bytes, the last backup %" PRIu64,
+			 src->size, last->device_size);
+	} else if (src->snap_number <= last->snap_number) {
+		return log_error_errno(-EINVAL,
+			"snap number %" PRIu32 " of generation %s is not after the last backup's %" PRIu32 ": this data is not newer than %s/%s",
+			src->snap_number, src->generation_id, last->snap_number, t->path, last->image);
+	} else {
+		memcpy(p.since_generation_id, last->generation_id, sizeof(p.since_generation_id));
+		p.since_snap_number = last->snap_number;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* ---- the copy ------------------------------------------------------------- */
+
+struct recorder {
+	struct chain_extent *v;
+	size_t n, cap;
+	bool open;			/* v[n - 1] may still grow */
+	struct sha256_ctx sha;
+};
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+static void recorder_close(struct recorder *rec)
+{
+	if (rec->open && !rec->v[rec->n - 1].zero)
+		sha256_digest(&rec->sha, SHA256_DIGEST_SIZE, rec->v[rec->n - 1].sha256);
+	rec->open = false;
+}
+
+/* Account len bytes at off (data at p, or zeroes) to the manifest's extents. */
+static int recorder_add(struct recorder *rec, uint64_t off, const uint8_t *p, size_t len, bool zero)
+{
+	struct chain_extent *x = rec->open ? &rec->v[rec->n - 1] : NULL;
+
+	if (x && x->zero == zero && x->offset + x->length == off && x->length + len <= RECORD_MAX) {
+		x->length += len;
+		if (!zero)
+			sha256_update(&rec->sha, len, p);
+		return 0;
+	}
+	recorder_close(rec);
+	if (rec->n == rec->cap) {
+		size_t cap = rec->cap ? rec->cap * 2 : 256;
+		struct chain_extent *v = reallocarray(rec->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		rec->v = v;
+		rec->cap = cap;
+	}
+	rec->v[rec->n++] = (struct chain_extent){ .offset = off, .length = len, .zero = zero };
+	rec->open = true;
+	if (!zero) {
+		sha256_init(&rec->sha);
+		sha256_update(&rec->sha, len, p);
+	}
+	return 0;
+}
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, off + done);
+
+		if (n < 0 && errno == EINTR && !interrupted)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA;
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * Copy one buffer's worth: [off, off+len) of the source, already in b.
+ * Ranges of ZERO_GRAIN (aligned to the device) that are all zero are not
+ * sent as data: an incremental sends them as write-zeroes (they must hide
+ * the backing image), a full backup leaves them unallocated.
+ */
+static int copy_buffer(struct nbd_writer *w, struct nbd_wbuf *b, uint64_t off, size_t len,
+		       bool full, struct recorder *rec)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		bool zero;
+		size_t j = i;
+
+		/* one run of granules of the same kind */
+		do {
+			size_t g = MIN(len - j, ZERO_GRAIN - (off + j) % ZERO_GRAIN);
+			bool z = all_zero(b->data + j, g);
+
+			if (j == i)
+				zero = z;
+			else if (z != zero)
+				break;
+			j += g;
+		} while (j < len);
+
+		int r;
+		if (!zero)
+			r = nbd_writer_pwrite(w, b, i, j - i, off + i);
+		else if (!full)
+			r = nbd_writer_zero(w, j - i, off + i);
+		else
+			r = 0;
+		if (r < 0)
+			return r;
+		r = recorder_add(rec, off + i, b->data + i, j - i, zero);
+		if (r < 0)
+			return r;
+		i = j;
+	}
+	return 0;
+}
+
+static int copy_extents(struct nbd_writer *w, const struct backup_source *src,
+			const struct extent_list *list, bool full, struct recorder *rec,
+			struct progress *prog)
+{
+	uint64_t done = 0;
+
+	for (size_t e = 0; e < list->n; e++) {
+		uint64_t pos = list->v[e].offset, end = pos + list->v[e].length;
+
+		recorder_close(rec);	/* an extent never merges with the one before */
+		while (pos < end) {
+			size_t n = MIN(end - pos, (uint64_t)NBD_WRITER_BUF_SIZE);
+			struct nbd_wbuf *b;
+			int r;
+
+			r = nbd_writer_get_buffer(w, &b);
+			if (r < 0)
+				return r;
+			r = pread_full(src->fd, b->data, n, pos);
+			if (r == -ENODATA)
+				r = log_error_errno(-EIO, "%s ends before offset %" PRIu64 ", inside its size of %" PRIu64 " bytes",
+						    src->what, pos + n, src->size);
+			else if (r < 0 && !interrupted)
+				r = log_error_errno(r, "cannot read %s at offset %" PRIu64 ": %m", src->what, pos);
+			if (r >= 0)
+				r = copy_buffer(w, b, pos, n, full, rec);
+			nbd_writer_put_buffer(w, b);
+			if (r < 0)
+				return interrupted ? -EINTR : r;
+			pos += n;
+			done += n;
+			progress_update(prog, done);
+		}
+	}
+	recorder_close(rec);
+	return interrupted ? -EINTR : 0;
+}
+
+static const char *signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+int backup_run(struct backup_target *t, const struct backup_source *src,
+	       const struct backup_plan *plan, const struct extent_list *changed)
+{
+	_cleanup_(nbd_writer_freep) struct nbd_writer *w = NULL;
+	_cleanup_(extent_list_done) struct extent_list whole = {};
+	_cleanup_(freep) char *image = NULL, *partial = NULL, *partial_path = NULL, *image_path = NULL;
+	const struct chain_backup *last = chain_last(t->chain);
+	const struct extent_list *list = changed;
+	struct chain_backup b = {};
+	struct recorder rec = {};
+	struct progress prog;
+	char s1[16], s2[16];
+	uint64_t started;
+	time_t when = time(NULL);	/* the point in time: the data was frozen before */
+	unsigned number = last ? last->number + 1 : 0;
+	int r;
+
+	if (!plan->full && !changed)
+		return log_error_errno(-EINVAL, "an incremental backup needs the changed extents");
+	if (plan->full) {
+		r = extent_list_whole(src->size, &whole);
+		if (r < 0)
+			return r;
+		list = &whole;
+	}
+	if (chain_image_name(number, &image) < 0 ||
+	    asprintf(&partial, "%s%s", image, PARTIAL_SUFFIX) < 0 ||
+	    asprintf(&partial_path, "%s/%s", t->path, partial) < 0 ||
+	    asprintf(&image_path, "%s/%s", t->path, image) < 0)
+		return -ENOMEM;
+	/* A file of this number that the manifest does not name is what a run
+	 * that crashed between the rename and the manifest left. */
+	if (unlinkat(t->dirfd, image, 0) == 0)
+		log_info("removed %s, which the manifest does not name", image_path);
+
+	if (plan->full)
+		log_info("%s: full backup into %s: %s", src->what, image_path, plan->reason);
+	else
+		log_info("%s: incremental backup into %s: %s changed since %s",
+			 src->what, image_path, format_bytes(extent_list_bytes(list), s1, sizeof(s1)),
+			 last->image);
+
+	interrupt_install();
+	started = now_usec();
+	r = nbd_writer_new(partial_path, plan->full ? NULL : last->image, src->size, &w);
+	if (r < 0)
+		goto out;
+	progress_begin(&prog, t->device, extent_list_bytes(list));
+	r = copy_extents(w, src, list, plan->full, &rec, &prog);
+	if (r >= 0)
+		r = nbd_writer_finish(w);
+	progress_end(&prog);
+	if (r >= 0 && interrupted)
+		r = -EINTR;
+	if (r < 0)
+		goto fail_partial;	/* said why */
+	nbd_writer_free(TAKE_PTR(w));
+
+	if (renameat(t->dirfd, partial, t->dirfd, image) < 0) {
+		r = log_error_errno(-errno, "cannot rename %s: %m", partial_path);
+		goto fail_partial;
+	}
+	/* The image's name is on disk before a manifest names it. */
+	if (fsync(t->dirfd) < 0) {
+		r = log_error_errno(-errno, "cannot sync %s: %m", t->path);
+		unlinkat(t->dirfd, image, 0);
+		goto out;
+	}
+	b = (struct chain_backup){
+		.number = number,
+		.image = TAKE_PTR(image),
+		.backing = plan->full ? NULL : strdup(last->image),
+		.full = plan->full,
+		.reason = strdup(plan->full ? plan->reason : ""),
+		.time = when,
+		.device_size = src->size,
+		.snap_number = src->snap_number,
+		.changed_bytes = extent_list_bytes(list),
+		.extents = TAKE_PTR(rec.v),
+		.n_extents = rec.n,
+	};
+	snprintf(b.generation_id, sizeof(b.generation_id), "%s", src->generation_id);
+	if (!b.reason || (!plan->full && !b.backing)) {
+		r = -ENOMEM;
+		goto fail_image;
+	}
+	r = chain_append_save(t->chain, t->dirfd, t->path, &b);
+	if (r < 0)
+		goto fail_image;
+	interrupt_restore();
+
+	double secs = (now_usec() - started) / 1e6;
+	log_info("%s: backup %u done: %s written in %.1f s (%s/s)", t->device, number,
+		 format_bytes(t->chain->backups[t->chain->n_backups - 1].changed_bytes, s1, sizeof(s1)),
+		 secs, format_bytes(secs > 0 ? (uint64_t)(extent_list_bytes(list) / secs) : 0, s2, sizeof(s2)));
+	return 0;
+
+fail_image:
+	unlinkat(t->dirfd, b.image ? b.image : image, 0);
+	chain_backup_done(&b);
+	goto out;
+fail_partial:
+	if (w) {
+		nbd_writer_free(TAKE_PTR(w));	/* qemu-nbd lets go of the file */
+	}
+	unlinkat(t->dirfd, partial, 0);
+out:
+	free(rec.v);
+	if (r == -EINTR || interrupted) {
+		log_error("%s: interrupted by %s: the partial image was removed, the chain in %s is as it was",
+			  t->device, signal_name(interrupted), t->path);
+		r = -EINTR;
+	} else {
+		log_error("%s: the backup failed: the partial image was removed, the chain in %s is as it was",
+			  t->device, t->path);
+	}
+	interrupt_restore();
+	return r;
+}

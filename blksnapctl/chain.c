@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * chain.json: reading, checking and atomically replacing the manifest of a
+ * device's backup chain (json-c).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <json-c/json.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "chain.h"
+#include "util.h"
+
+#define CHAIN_TMP	"chain.json.tmp"
+#define CHAIN_MAX_SIZE	(1024u << 20)
+
+static inline void json_object_putp(struct json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+void chain_backup_done(struct chain_backup *b)
+{
+	free(b->image);
+	free(b->backing);
+	free(b->reason);
+	free(b->extents);
+	*b = (struct chain_backup){};
+}
+
+void chain_free(struct chain *c)
+{
+	for (size_t i = 0; i < c->n_backups; i++)
+		chain_backup_done(&c->backups[i]);
+	free(c->backups);
+	free(c->device);
+	free(c);
+}
+
+bool uuid_text_valid(const char *s)
+{
+	if (strlen(s) != UUID_TEXT_LEN)
+		return false;
+	for (int i = 0; i < UUID_TEXT_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!strchr("0123456789abcdef", s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+void sha256_hex(const uint8_t sum[SHA256_LEN], char hex[2 * SHA256_LEN + 1])
+{
+	for (int i = 0; i < SHA256_LEN; i++)
+		sprintf(hex + 2 * i, "%02x", sum[i]);
+}
+
+static int hex_to_sha256(const char *s, uint8_t sum[SHA256_LEN])
+{
+	if (strlen(s) != 2 * SHA256_LEN)
+		return -EINVAL;
+	for (int i = 0; i < SHA256_LEN; i++) {
+		unsigned v;
+
+		if (!strchr("0123456789abcdef", s[2 * i]) || !strchr("0123456789abcdef", s[2 * i + 1]))
+			return -EINVAL;
+		sscanf(s + 2 * i, "%2x", &v);
+		sum[i] = v;
+	}
+	return 0;
+}
+
+int chain_image_name(unsigned n, char **ret)
+{
+	if (asprintf(ret, "%04u.qcow2", n) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+const struct chain_backup *chain_last(const struct chain *c)
+{
+	return c->n_backups ? &c->backups[c->n_backups - 1] : NULL;
+}
+
+const struct chain_backup *chain_find(const struct chain *c, unsigned n)
+{
+	for (size_t i = 0; i < c->n_backups; i++)
+		if (c->backups[i].number == n)
+			return &c->backups[i];
+	return NULL;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+struct parse {
+	const char *file;
+	size_t backup;
+};
+
+static _printf_(2, 3) int bad(const struct parse *p, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s: backup %zu: %s", p->file, p->backup, msg);
+	return -EINVAL;
+}
+
+static int get_u64(const struct parse *p, struct json_object *o, const char *key, uint64_t *ret)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return bad(p, "\"%s\" is missing or not an integer", key);
+	if (json_object_get_int64(v) < 0)
+		return bad(p, "\"%s\" is negative", key);
+	*ret = json_object_get_uint64(v);
+	return 0;
+}
+
+static int get_str(const struct parse *p, struct json_object *o, const char *key,
+		   bool nullable, char **ret)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return bad(p, "\"%s\" is missing", key);
+	if (nullable && json_object_is_type(v, json_type_null)) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return bad(p, "\"%s\" is not a string", key);
+	*ret = strdup(json_object_get_string(v));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static bool image_name_ok(const char *s)
+{
+	return s[0] && s[0] != '.' && !strchr(s, '/');
+}
+
+static int parse_backup(const struct parse *p, struct json_object *o, struct chain_backup *b)
+{
+	struct json_object *ext, *kind;
+	_cleanup_(freep) char *gen = NULL;
+	uint64_t v;
+	int r;
+
+	if (!json_object_is_type(o, json_type_object))
+		return bad(p, "not an object");
+	r = get_u64(p, o, "number", &v);
+	if (r < 0)
+		return r;
+	if (v != p->backup)
+		return bad(p, "\"number\" is %" PRIu64 ", not its place in the list", v);
+	b->number = v;
+	r = get_str(p, o, "image", false, &b->image);
+	if (r < 0)
+		return r;
+	r = get_str(p, o, "backing", true, &b->backing);
+	if (r < 0)
+		return r;
+	if (!image_name_ok(b->image) || (b->backing && !image_name_ok(b->backing)))
+		return bad(p, "an image name is not a file name of the chain's directory");
+	if (!json_object_object_get_ex(o, "kind", &kind) || !json_object_is_type(kind, json_type_string))
+		return bad(p, "\"kind\" is missing");
+	if (strcmp(json_object_get_string(kind), "full") == 0)
+		b->full = true;
+	else if (strcmp(json_object_get_string(kind), "incremental") != 0)
+		return bad(p, "\"kind\" is neither \"full\" nor \"incremental\"");
+	if (b->full != !b->backing)
+		return bad(p, "a full backup has no backing image, an incremental one has one");
+	r = get_str(p, o, "reason", false, &b->reason);
+	if (r < 0)
+		return r;
+	r = get_u64(p, o, "time_unix", &v);
+	if (r < 0)
+		return r;
+	b->time = v;
+	r = get_u64(p, o, "device_size", &b->device_size);
+	if (r < 0)
+		return r;
+	r = get_str(p, o, "generation_id", false, &gen);
+	if (r < 0)
+		return r;
+	if (!uuid_text_valid(gen))
+		return bad(p, "\"generation_id\" is not a lower-case UUID");
+	memcpy(b->generation_id, gen, UUID_TEXT_LEN + 1);
+	r = get_u64(p, o, "snap_number", &v);
+	if (r < 0)
+		return r;
+	if (v > UINT32_MAX)
+		return bad(p, "\"snap_number\" is out of range");
+	b->snap_number = v;
+	r = get_u64(p, o, "changed_bytes", &b->changed_bytes);
+	if (r < 0)
+		return r;
+
+	if (!json_object_object_get_ex(o, "extents", &ext) || !json_object_is_type(ext, json_type_array))
+		return bad(p, "\"extents\" is missing or not a list");
+	b->n_extents = json_object_array_length(ext);
+	b->extents = calloc(b->n_extents ? b->n_extents : 1, sizeof(*b->extents));
+	if (!b->extents)
+		return -ENOMEM;
+	uint64_t end = 0, sum = 0;
+	for (size_t i = 0; i < b->n_extents; i++) {
+		struct json_object *e = json_object_array_get_idx(ext, i);
+		struct json_object *a0, *a1, *a2;
+		struct chain_extent *x = &b->extents[i];
+		const char *cs;
+
+		if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != 3)
+			return bad(p, "extent %zu is not [offset, length, checksum]", i);
+		a0 = json_object_array_get_idx(e, 0);
+		a1 = json_object_array_get_idx(e, 1);
+		a2 = json_object_array_get_idx(e, 2);
+		if (!json_object_is_type(a0, json_type_int) || !json_object_is_type(a1, json_type_int) ||
+		    !json_object_is_type(a2, json_type_string))
+			return bad(p, "extent %zu is not [offset, length, checksum]", i);
+		x->offset = json_object_get_uint64(a0);
+		x->length = json_object_get_uint64(a1);
+		if (json_object_get_int64(a0) < 0 || json_object_get_int64(a1) <= 0 ||
+		    x->offset < end || x->offset > b->device_size ||
+		    x->length > b->device_size - x->offset)
+			return bad(p, "extent %zu (%" PRIu64 "+%" PRIu64 ") is empty, unsorted or beyond the device",
+				   i, x->offset, x->length);
+		end = x->offset + x->length;
+		sum += x->length;
+		cs = json_object_get_string(a2);
+		if (strcmp(cs, "zero") == 0)
+			x->zero = true;
+		else if (hex_to_sha256(cs, x->sha256) < 0)
+			return bad(p, "extent %zu: checksum is neither \"zero\" nor a SHA-256 in hex", i);
+	}
+	if (sum != b->changed_bytes)
+		return bad(p, "\"changed_bytes\" is %" PRIu64 ", the extents hold %" PRIu64,
+			   b->changed_bytes, sum);
+	if (b->full && sum != b->device_size)
+		return bad(p, "a full backup whose extents do not cover the device");
+	return 0;
+}
+
+int chain_load(int dirfd, const char *dir, const char *device, struct chain **ret)
+{
+	_cleanup_(json_object_putp) struct json_object *root = NULL;
+	_cleanup_(chain_freep) struct chain *c = NULL;
+	_cleanup_(freep) char *text = NULL, *file = NULL;
+	_cleanup_(closep) int fd = -1;
+	struct json_object *v, *list;
+	enum json_tokener_error jerr;
+	struct parse p = {};
+	struct stat st;
+	size_t len = 0;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->device = strdup(device);
+	if (!c->device)
+		return -ENOMEM;
+	if (asprintf(&file, "%s/%s", dir, CHAIN_FILE) < 0)
+		return -ENOMEM;
+	p.file = file;
+
+	fd = openat(dirfd, CHAIN_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return log_error_errno(-errno, "cannot open %s: %m", file);
+		*ret = TAKE_PTR(c);
+		return 0;
+	}
+	if (fstat(fd, &st) < 0)
+		return log_error_errno(-errno, "%s: %m", file);
+	if ((uint64_t)st.st_size > CHAIN_MAX_SIZE)
+		return log_error_errno(-EFBIG, "%s: larger than %u MiB", file, CHAIN_MAX_SIZE >> 20);
+	text = malloc(st.st_size + 1);
+	if (!text)
+		return -ENOMEM;
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + len, st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return log_error_errno(-errno, "cannot read %s: %m", file);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	text[len] = '\0';
+
+	root = json_tokener_parse_verbose(text, &jerr);
+	if (!root)
+		return log_error_errno(-EINVAL, "%s is not JSON: %s", file, json_tokener_error_desc(jerr));
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "format", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), CHAIN_FORMAT) != 0)
+		return log_error_errno(-EINVAL, "%s is not a blksnapctl chain manifest", file);
+	if (!json_object_object_get_ex(root, "version", &v) || !json_object_is_type(v, json_type_int))
+		return log_error_errno(-EINVAL, "%s has no version", file);
+	if (json_object_get_int64(v) != CHAIN_VERSION)
+		return log_error_errno(-EPROTONOSUPPORT, "%s has version %" PRId64 "; this blksnapctl reads version %d",
+				       file, json_object_get_int64(v), CHAIN_VERSION);
+	if (!json_object_object_get_ex(root, "backups", &list) || !json_object_is_type(list, json_type_array))
+		return log_error_errno(-EINVAL, "%s has no list of backups", file);
+
+	size_t n = json_object_array_length(list);
+	c->backups = calloc(n ? n : 1, sizeof(*c->backups));
+	if (!c->backups)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		p.backup = i;
+		c->n_backups = i + 1;
+		r = parse_backup(&p, json_object_array_get_idx(list, i), &c->backups[i]);
+		if (r < 0)
+			return r;
+		if (i > 0 && !c->backups[i].full &&
+		    strcmp(c->backups[i].backing, c->backups[i - 1].image) != 0)
+			return bad(&p, "its backing image is not the image of the backup before it");
+		if (i > 0 && !c->backups[i].full &&
+		    c->backups[i].device_size != c->backups[i - 1].device_size)
+			return bad(&p, "an incremental backup of another device size than its backing image");
+	}
+	if (n > 0 && c->backups[0].backing) {
+		p.backup = 0;
+		return bad(&p, "the first backup is not a full one");
+	}
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* An extent on one line: [offset, length, "checksum"]. */
+static int extent_serialize(struct json_object *o, struct printbuf *pb, int level _unused_, int flags _unused_)
+{
+	return sprintbuf(pb, "[%" PRIu64 ", %" PRIu64 ", \"%s\"]",
+			 json_object_get_uint64(json_object_array_get_idx(o, 0)),
+			 json_object_get_uint64(json_object_array_get_idx(o, 1)),
+			 json_object_get_string(json_object_array_get_idx(o, 2)));
+}
+
+static struct json_object *backup_to_json(const struct chain_backup *b)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct json_object *ext;
+	char when[32];
+	struct tm tm;
+	time_t t = b->time;
+
+	if (!o)
+		return NULL;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_object_add(o, "number", json_object_new_uint64(b->number));
+	json_object_object_add(o, "image", json_object_new_string(b->image));
+	json_object_object_add(o, "backing", b->backing ? json_object_new_string(b->backing) : NULL);
+	json_object_object_add(o, "kind", json_object_new_string(b->full ? "full" : "incremental"));
+	json_object_object_add(o, "reason", json_object_new_string(b->reason ? b->reason : ""));
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "time_unix", json_object_new_int64(b->time));
+	json_object_object_add(o, "device_size", json_object_new_uint64(b->device_size));
+	json_object_object_add(o, "generation_id", json_object_new_string(b->generation_id));
+	json_object_object_add(o, "snap_number", json_object_new_uint64(b->snap_number));
+	json_object_object_add(o, "changed_bytes", json_object_new_uint64(b->changed_bytes));
+	json_object_object_add(o, "checksum", json_object_new_string("sha256"));
+	ext = json_object_new_array_ext(b->n_extents);
+	if (!ext)
+		return NULL;
+	json_object_object_add(o, "extents", ext);
+	for (size_t i = 0; i < b->n_extents; i++) {
+		const struct chain_extent *x = &b->extents[i];
+		struct json_object *e = json_object_new_array_ext(3);
+		char hex[2 * SHA256_LEN + 1];
+
+		if (!e)
+			return NULL;
+		json_object_array_add(ext, e);
+		json_object_array_add(e, json_object_new_uint64(x->offset));
+		json_object_array_add(e, json_object_new_uint64(x->length));
+		if (x->zero)
+			strcpy(hex, "zero");
+		else
+			sha256_hex(x->sha256, hex);
+		json_object_array_add(e, json_object_new_string(hex));
+		json_object_set_serializer(e, extent_serialize, NULL, NULL);
+	}
+	return TAKE_PTR(o);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int chain_save(const struct chain *c, const struct chain_backup *extra,
+		      int dirfd, const char *dir)
+{
+	_cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
+	_cleanup_(closep) int fd = -1;
+	struct json_object *list;
+	const char *text;
+	int r;
+
+	if (!root)
+		return -ENOMEM;
+	json_object_object_add(root, "format", json_object_new_string(CHAIN_FORMAT));
+	json_object_object_add(root, "version", json_object_new_int(CHAIN_VERSION));
+	json_object_object_add(root, "device", json_object_new_string(c->device));
+	list = json_object_new_array();
+	if (!list)
+		return -ENOMEM;
+	json_object_object_add(root, "backups", list);
+	for (size_t i = 0; i <= c->n_backups; i++) {
+		const struct chain_backup *b = i < c->n_backups ? &c->backups[i] : extra;
+		struct json_object *o;
+
+		if (!b)
+			break;
+		o = backup_to_json(b);
+		if (!o)
+			return -ENOMEM;
+		json_object_array_add(list, o);
+	}
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text)
+		return -ENOMEM;
+
+	fd = openat(dirfd, CHAIN_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot create %s/%s: %m", dir, CHAIN_TMP);
+	r = write_all(fd, text, strlen(text));
+	if (r >= 0)
+		r = write_all(fd, "\n", 1);
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, CHAIN_TMP, 0);
+		return log_error_errno(r, "cannot write %s/%s: %m", dir, CHAIN_TMP);
+	}
+	if (renameat(dirfd, CHAIN_TMP, dirfd, CHAIN_FILE) < 0) {
+		r = -errno;
+		unlinkat(dirfd, CHAIN_TMP, 0);
+		return log_error_errno(r, "cannot rename %s/%s: %m", dir, CHAIN_TMP);
+	}
+	/* The manifest is replaced now: a failed sync of the directory is only
+	 * worth a warning, the caller must not undo the backup. */
+	if (fsync(dirfd) < 0)
+		log_error_errno(-errno, "warning: cannot sync %s: %m", dir);
+	return 0;
+}
+
+int chain_append_save(struct chain *c, int dirfd, const char *dir, struct chain_backup *b)
+{
+	struct chain_backup *v;
+	int r;
+
+	v = reallocarray(c->backups, c->n_backups + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	c->backups = v;
+	r = chain_save(c, b, dirfd, dir);
+	if (r < 0)
+		return r;
+	c->backups[c->n_backups++] = *b;
+	*b = (struct chain_backup){};
+	return 0;
+}
+
+/* ---- finding chains -------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int chain_dirs(const char *dir, char ***ret)
+{
+	_cleanup_(strv_freep) char **v = NULL;
+	_cleanup_(closep) int fd = -1;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot open %s: %m", dir);
+	if (faccessat(fd, CHAIN_FILE, F_OK, 0) == 0) {
+		v = calloc(2, sizeof(char *));
+		if (!v || !(v[0] = strdup(dir)))
+			return -ENOMEM;
+		*ret = TAKE_PTR(v);
+		return 1;
+	}
+	d = fdopendir(fd);
+	if (!d)
+		return -errno;
+	int dfd = TAKE_FD(fd);
+	v = calloc(1, sizeof(char *));
+	if (!v) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	while ((de = readdir(d))) {
+		char *p, **nv;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dfd, de->d_name, &st, 0) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (asprintf(&p, "%s/%s/%s", dir, de->d_name, CHAIN_FILE) < 0)
+			break;
+		if (access(p, F_OK) < 0) {
+			free(p);
+			continue;
+		}
+		p[strlen(p) - strlen(CHAIN_FILE) - 1] = '\0';
+		nv = reallocarray(v, n + 2, sizeof(char *));
+		if (!nv) {
+			free(p);
+			break;
+		}
+		v = nv;
+		v[n++] = p;
+		v[n] = NULL;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(char *), cmp_str);
+	*ret = TAKE_PTR(v);
+	return n;
+}
+
+int chain_open(const char *dir, int *ret_dirfd, struct chain **ret)
+{
+	_cleanup_(chain_freep) struct chain *c = NULL;
+	_cleanup_(closep) int fd = -1;
+	_cleanup_(freep) char *copy = strdup(dir);
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot open %s: %m", dir);
+	r = chain_load(fd, dir, basename(copy), &c);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(c);
+	if (ret_dirfd)
+		*ret_dirfd = TAKE_FD(fd);
+	return 0;
+}

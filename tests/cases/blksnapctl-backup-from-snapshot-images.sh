@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M 64M 64M
 # timeout: 900
+# kernels: first
 #
 # blksnapctl backs up real snapshot images: a full backup from the image of
 # a first snapshot while the device is written to, then an incremental from

@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M
 # timeout: 1200
+# kernels: first
 #
 # A snapshot that overflows its difference storage in the middle of a backup
 # from its image (reads then fail with EIO) makes blksnapctl fail with a

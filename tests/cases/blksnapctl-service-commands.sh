@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M
 # timeout: 900
+# kernels: first
 #
 # Every service command of blksnapctl does its D-Bus operation for a member
 # of blksnap-backup without root: track, status (table and JSON), snapshot

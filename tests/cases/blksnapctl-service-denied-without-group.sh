@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M
 # timeout: 900
+# kernels: first
 #
 # A user without root who is not in blksnap-backup is refused by polkit:
 # blksnapctl backup, track and snapshot create exit 4 with polkit's sentence,

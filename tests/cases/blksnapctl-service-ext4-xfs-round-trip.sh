@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 128M 128M 64M 128M 128M
 # timeout: 1500
+# kernels: first
 #
 # Through the real service, as a member of blksnap-backup without root,
 # blksnapctl backs up a mounted ext4 and a mounted xfs together in one

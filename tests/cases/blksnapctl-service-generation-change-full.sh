@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M
 # timeout: 900
+# kernels: first
 #
 # Through the real service, as a member of blksnap-backup: after
 # ResetTracking renews a device's change-map generation, the next backup is

@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 128M
 # timeout: 900
+# kernels: first
 #
 # SIGINT in the middle of a backup through the service (as a member of
 # blksnap-backup, storage in an unnamed file of the backup directory):

@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M
 # timeout: 1200
+# kernels: first
 #
 # Every bad request to blksnapd gets a named error whose message is a
 # sentence naming the bad thing, and changes nothing in the kernel (its

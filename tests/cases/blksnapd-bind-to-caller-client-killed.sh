@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M
 # timeout: 900
+# kernels: first
 #
 # A snapshot created with bind-to-caller lives as long as its caller's bus
 # connection: when the client is killed (SIGKILL, as a crash), blksnapd

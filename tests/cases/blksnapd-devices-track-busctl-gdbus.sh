@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 32M
 # timeout: 600
+# kernels: first
 #
 # Through busctl and gdbus, blksnapd's Manager tracks a device and its
 # Device object shows the kernel's tracker (every property), MarkDirty

@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M
 # timeout: 900
+# kernels: first
 #
 # An OpenImage fd opened with writable=true writes into the snapshot image,
 # not the device: the image device reads the bytes back, the original is

@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M
 # timeout: 600
+# kernels: first
 #
 # What blksnapd serves is what dbus/org.blksnap.Blksnap1.xml documents:
 # the same interfaces, methods with the same in and out signatures,

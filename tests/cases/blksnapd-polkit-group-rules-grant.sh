@@ -1,5 +1,6 @@
 #!/bin/bash
 # timeout: 600
+# kernels: first
 #
 # The test environment of the D-Bus cases is real and polkit applies the
 # project's policy: without the example rules a user gets no blksnap action

@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M
 # timeout: 1200
+# kernels: first
 #
 # polkit decides for blksnapd: a user without root is refused every
 # tracking, snapshot and data method with AccessDenied and the kernel's state

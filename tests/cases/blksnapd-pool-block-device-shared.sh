@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M 256M
 # timeout: 900
+# kernels: first
 #
 # A block device as storage-pool, shared by the snapshots of two devices:
 # blksnapd hands each snapshot ranges of it, first the initial amount, then

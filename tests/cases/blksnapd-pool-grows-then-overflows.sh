@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 128M
 # timeout: 900
+# kernels: first
 #
 # A snapshot with a storage-pool directory starts with little storage;
 # while a writer overwrites three times that, blksnapd answers the kernel's

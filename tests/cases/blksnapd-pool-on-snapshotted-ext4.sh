@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 256M
 # timeout: 900
+# kernels: first
 #
 # The everyday case: the storage-pool directory is on the very ext4 being
 # snapshotted.  blksnapd preallocates pool files there and hands the

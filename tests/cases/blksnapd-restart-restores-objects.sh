@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M
 # timeout: 900
+# kernels: first
 #
 # blksnapd killed with SIGKILL while a snapshot is taken loses nothing: the
 # kernel keeps the snapshot, and the restarted service shows the same

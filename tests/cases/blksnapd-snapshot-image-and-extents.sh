@@ -1,6 +1,7 @@
 #!/bin/bash
 # disks: 64M 64M
 # timeout: 900
+# kernels: first
 #
 # A snapshot's whole life through blksnapd (busctl, gdbus and python3-dbus):
 # CreateSnapshot, AddStorageRanges and AddStorageFile grow StorageTotal,

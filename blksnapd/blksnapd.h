@@ -85,6 +85,42 @@ static inline void strv_freep(char ***p)
 	free(*p);
 }
 
+/*
+ * Defines property_get_NAME(), an sd-bus property getter appending @expr
+ * (of D-Bus signature @sig), computed from the object @var of type @type.
+ */
+#define PROPERTY_GETTER(type, var, name, sig, expr)				\
+	static int property_get_##name(sd_bus *bus _unused_,			\
+				       const char *path _unused_,		\
+				       const char *iface _unused_,		\
+				       const char *prop _unused_,		\
+				       sd_bus_message *reply, void *userdata,	\
+				       sd_bus_error *error _unused_)		\
+	{									\
+		type *var = userdata;						\
+		return sd_bus_message_append(reply, sig, expr);			\
+	}
+
+/*
+ * For a node enumerator: *@ret becomes a new strv of the object_path of
+ * every object of the list @head (linked by ->next).  1, or -ENOMEM.
+ */
+#define LIST_OBJECT_PATHS(head, ret)						\
+	({									\
+		size_t _n = 0, _i = 0;						\
+		char **_v;							\
+		for (typeof(head) _o = (head); _o; _o = _o->next)		\
+			_n++;							\
+		_v = calloc(_n + 1, sizeof(*_v));				\
+		for (typeof(head) _o = (head); _v && _o; _o = _o->next)	\
+			if (!(_v[_i++] = strdup(_o->object_path))) {		\
+				strv_freep(&_v);				\
+				_v = NULL;					\
+			}							\
+		*(ret) = _v;							\
+		_v ? 1 : -ENOMEM;						\
+	})
+
 static inline void sd_bus_message_unrefp_(sd_bus_message **m)
 {
 	sd_bus_message_unref(*m);
@@ -243,6 +279,7 @@ const char *bus_error_name_for(enum err_ctx ctx, int r);
 /* polkit.c */
 int polkit_check(Context *c, sd_bus_message *m, const char *action, bool no_interaction,
 		 sd_bus_error *error);
+int polkit_check_method(Context *c, sd_bus_message *m, const char *action, sd_bus_error *error);
 void polkit_free_all(Context *c);
 
 /* options (manager.c) */

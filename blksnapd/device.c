@@ -197,17 +197,7 @@ void device_emit_snapshot_changed(Context *c, Snapshot *s)
 
 /* ---- properties ------------------------------------------------------------- */
 
-#define DEVICE_GETTER(name, sig, expr)						\
-	static int property_get_##name(sd_bus *bus _unused_,			\
-				       const char *path _unused_,		\
-				       const char *iface _unused_,		\
-				       const char *prop _unused_,		\
-				       sd_bus_message *reply, void *userdata,	\
-				       sd_bus_error *error _unused_)		\
-	{									\
-		Device *d = userdata;						\
-		return sd_bus_message_append(reply, sig, expr);			\
-	}
+#define DEVICE_GETTER(name, sig, expr) PROPERTY_GETTER(Device, d, name, sig, expr)
 
 DEVICE_GETTER(path, "s", d->path)
 DEVICE_GETTER(devnum, "t", (uint64_t)makedev(d->major, d->minor))
@@ -215,17 +205,7 @@ DEVICE_GETTER(size, "t", d->capacity << SECTOR_SHIFT)
 DEVICE_GETTER(block_size, "u", d->block_size)
 DEVICE_GETTER(block_count, "t", d->block_count)
 DEVICE_GETTER(snap_number, "y", d->snap_number)
-
-static int property_get_generation(sd_bus *bus _unused_, const char *path _unused_,
-				   const char *iface _unused_, const char *prop _unused_,
-				   sd_bus_message *reply, void *userdata,
-				   sd_bus_error *error _unused_)
-{
-	Device *d = userdata;
-	char buf[UUID_STR_LEN];
-
-	return sd_bus_message_append(reply, "s", uuid_format(d->generation, buf));
-}
+DEVICE_GETTER(generation, "s", uuid_format(d->generation, (char[UUID_STR_LEN]){}))
 
 static int property_get_snapshot(sd_bus *bus _unused_, const char *path _unused_,
 				 const char *iface _unused_, const char *prop _unused_,
@@ -285,15 +265,9 @@ static int method_untrack(sd_bus_message *m, void *userdata, sd_bus_error *error
 	Device *d = userdata;
 	DevCall *dc;
 	struct nl_msg *req;
-	bool ni;
 	int r;
 
-	r = sd_bus_message_rewind(m, true);
-	if (r >= 0)
-		r = OPTIONS_NONE(m, &ni, error);
-	if (r < 0)
-		return r;
-	r = polkit_check(d->c, m, ACTION_TRACK, ni, error);
+	r = polkit_check_method(d->c, m, ACTION_TRACK, error);
 	if (r <= 0)
 		return r < 0 ? r : 1;
 	dc = calloc(1, sizeof(*dc));
@@ -324,15 +298,9 @@ static int method_reset(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	Device *d = userdata;
 	_cleanup_(freep) char *extack = NULL;
 	struct nl_msg *req;
-	bool ni;
 	int r;
 
-	r = sd_bus_message_rewind(m, true);
-	if (r >= 0)
-		r = OPTIONS_NONE(m, &ni, error);
-	if (r < 0)
-		return r;
-	r = polkit_check(d->c, m, ACTION_TRACK, ni, error);
+	r = polkit_check_method(d->c, m, ACTION_TRACK, error);
 	if (r <= 0)
 		return r < 0 ? r : 1;
 	req = device_request(d, BLKSNAP_CMD_CBT_RESET);
@@ -454,37 +422,16 @@ const sd_bus_vtable device_vtable[] = {
 static int device_object_find(sd_bus *bus _unused_, const char *path, const char *iface _unused_,
 			      void *userdata, void **found, sd_bus_error *error _unused_)
 {
-	Device *d = device_find_by_path(userdata, path);
-
-	if (!d)
-		return 0;
-	*found = d;
-	return 1;
+	*found = device_find_by_path(userdata, path);
+	return *found ? 1 : 0;
 }
 
 static int device_node_enumerator(sd_bus *bus _unused_, const char *path _unused_,
 				  void *userdata, char ***nodes, sd_bus_error *error _unused_)
 {
 	Context *c = userdata;
-	char **v;
-	size_t n = 0;
 
-	for (Device *d = c->devices; d; d = d->next)
-		n++;
-	v = calloc(n + 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	n = 0;
-	for (Device *d = c->devices; d; d = d->next) {
-		v[n] = strdup(d->object_path);
-		if (!v[n]) {
-			strv_freep(&v);
-			return -ENOMEM;
-		}
-		n++;
-	}
-	*nodes = v;
-	return 1;
+	return LIST_OBJECT_PATHS(c->devices, nodes);
 }
 
 int device_register(Context *c)

@@ -146,3 +146,21 @@ int polkit_check(Context *c, sd_bus_message *m, const char *action, bool no_inte
 	}
 	return 0;
 }
+
+/*
+ * The start of a method whose only argument is its a{sv} of options, none
+ * of them known but interaction: reads them (from the start: a method runs
+ * again on polkit's answer) and checks @action.  Returns as polkit_check().
+ */
+int polkit_check_method(Context *c, sd_bus_message *m, const char *action, sd_bus_error *error)
+{
+	bool ni;
+	int r;
+
+	r = sd_bus_message_rewind(m, true);
+	if (r >= 0)
+		r = OPTIONS_NONE(m, &ni, error);
+	if (r < 0)
+		return r;
+	return polkit_check(c, m, action, ni, error);
+}

@@ -532,15 +532,9 @@ static int method_add_storage_file(sd_bus_message *m, void *userdata, sd_bus_err
 static int method_take(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	Snapshot *s = userdata;
-	bool ni;
 	int r;
 
-	r = sd_bus_message_rewind(m, true);
-	if (r >= 0)
-		r = OPTIONS_NONE(m, &ni, error);
-	if (r < 0)
-		return r;
-	r = polkit_check(s->c, m, ACTION_SNAPSHOT, ni, error);
+	r = polkit_check_method(s->c, m, ACTION_SNAPSHOT, error);
 	if (r <= 0)
 		return r < 0 ? r : 1;
 	/* Freezing file systems may take long: a worker takes it. */
@@ -592,15 +586,9 @@ static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error
 {
 	Snapshot *s = userdata;
 	SnapCall *sc;
-	bool ni;
 	int r;
 
-	r = sd_bus_message_rewind(m, true);
-	if (r >= 0)
-		r = OPTIONS_NONE(m, &ni, error);
-	if (r < 0)
-		return r;
-	r = polkit_check(s->c, m, ACTION_SNAPSHOT, ni, error);
+	r = polkit_check_method(s->c, m, ACTION_SNAPSHOT, error);
 	if (r <= 0)
 		return r < 0 ? r : 1;
 	sc = snapcall_new(s, "Cannot destroy snapshot %s", s->object_path);
@@ -619,15 +607,9 @@ static int method_get_images(sd_bus_message *m, void *userdata, sd_bus_error *er
 {
 	_cleanup_(sd_bus_message_unrefp_) sd_bus_message *reply = NULL;
 	Snapshot *s = userdata;
-	bool ni;
 	int r;
 
-	r = sd_bus_message_rewind(m, true);
-	if (r >= 0)
-		r = OPTIONS_NONE(m, &ni, error);
-	if (r < 0)
-		return r;
-	r = polkit_check(s->c, m, ACTION_QUERY, ni, error);
+	r = polkit_check_method(s->c, m, ACTION_QUERY, error);
 	if (r <= 0)
 		return r < 0 ? r : 1;
 	r = sd_bus_message_new_method_return(m, &reply);
@@ -757,33 +739,14 @@ static int method_get_changed_extents(sd_bus_message *m, void *userdata, sd_bus_
 
 /* ---- properties -------------------------------------------------------------------- */
 
-#define SNAPSHOT_GETTER(name, sig, expr)					\
-	static int property_get_##name(sd_bus *bus _unused_,			\
-				       const char *path _unused_,		\
-				       const char *iface _unused_,		\
-				       const char *prop _unused_,		\
-				       sd_bus_message *reply, void *userdata,	\
-				       sd_bus_error *error _unused_)		\
-	{									\
-		Snapshot *s = userdata;						\
-		return sd_bus_message_append(reply, sig, expr);			\
-	}
+#define SNAPSHOT_GETTER(name, sig, expr) PROPERTY_GETTER(Snapshot, s, name, sig, expr)
 
 SNAPSHOT_GETTER(state, "s", snapshot_state_name(s->state))
 SNAPSHOT_GETTER(chunk_size, "t", (uint64_t)s->chunk_size)
 SNAPSHOT_GETTER(total, "t", s->total << SECTOR_SHIFT)
 SNAPSHOT_GETTER(error, "s", s->error ? strerror((int)s->error) : "")
 SNAPSHOT_GETTER(bound, "b", (int)!!s->bound_to)
-
-static int property_get_id(sd_bus *bus _unused_, const char *path _unused_,
-			   const char *iface _unused_, const char *prop _unused_,
-			   sd_bus_message *reply, void *userdata, sd_bus_error *error _unused_)
-{
-	Snapshot *s = userdata;
-	char buf[UUID_STR_LEN];
-
-	return sd_bus_message_append(reply, "s", uuid_format(s->id, buf));
-}
+SNAPSHOT_GETTER(id, "s", uuid_format(s->id, (char[UUID_STR_LEN]){}))
 
 static int used_reply(struct nlmsghdr *h _unused_, struct nlattr **tb, void *userdata)
 {
@@ -890,37 +853,16 @@ static int snapshot_object_find(sd_bus *bus _unused_, const char *path,
 				const char *iface _unused_, void *userdata, void **found,
 				sd_bus_error *error _unused_)
 {
-	Snapshot *s = snapshot_find_by_path(userdata, path);
-
-	if (!s)
-		return 0;
-	*found = s;
-	return 1;
+	*found = snapshot_find_by_path(userdata, path);
+	return *found ? 1 : 0;
 }
 
 static int snapshot_node_enumerator(sd_bus *bus _unused_, const char *path _unused_,
 				    void *userdata, char ***nodes, sd_bus_error *error _unused_)
 {
 	Context *c = userdata;
-	char **v;
-	size_t n = 0;
 
-	for (Snapshot *s = c->snapshots; s; s = s->next)
-		n++;
-	v = calloc(n + 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	n = 0;
-	for (Snapshot *s = c->snapshots; s; s = s->next) {
-		v[n] = strdup(s->object_path);
-		if (!v[n]) {
-			strv_freep(&v);
-			return -ENOMEM;
-		}
-		n++;
-	}
-	*nodes = v;
-	return 1;
+	return LIST_OBJECT_PATHS(c->snapshots, nodes);
 }
 
 int snapshot_register(Context *c)

@@ -31,27 +31,14 @@ nl attach "$loop4k_orig" >/dev/null
 id=$(snap_field snapshot "$(nl snapshot-create "$orig")")
 id4k=$(snap_field snapshot "$(nl snapshot-create "$loop4k_orig")")
 
-state() {
-	nl snapshot-list
-	echo --
-	nl list
-}
-
-refused() { # ERRNO TEXT COMMAND...: expect_errno, and nothing changed
-	local before
-	before=$(state)
-	expect_errno "$@"
-	assert_eq "snapshots and trackers after: ${*:3}" "$before" "$(state)"
-}
-
 step "overlap through a partition and its disk"
 nl snapshot-append "$id" "$part:0+4096" >/dev/null
 # vdb1 starts at sector 2048 of vdb: vdb 2048..6143 is vdb1 0..4095.
-refused EBUSY "overlaps storage in use" nl snapshot-append "$id" "$store:2048+4096"
-refused EBUSY "overlaps storage in use" nl snapshot-append "$id" "$store:6000+4096"
-refused EBUSY "overlaps storage in use" nl snapshot-append "$id" "$store:0+2176"
+expect_refused EBUSY "overlaps storage in use" nl snapshot-append "$id" "$store:2048+4096"
+expect_refused EBUSY "overlaps storage in use" nl snapshot-append "$id" "$store:6000+4096"
+expect_refused EBUSY "overlaps storage in use" nl snapshot-append "$id" "$store:0+2176"
 # in one request: the disk's range and the partition's share sectors
-refused EBUSY "overlaps storage in use" \
+expect_refused EBUSY "overlaps storage in use" \
 	nl snapshot-append "$id" "$store:102000+2048" "$part:100000+2048"
 err=$(nl snapshot-append "$id" "$store:8192+2048" "$store:2000+2048" 2>&1 >/dev/null || :)
 assert_match "the extack points at an attribute" "error-attr: offset=" "$err"
@@ -59,17 +46,17 @@ assert_match "the extack points at an attribute" "error-attr: offset=" "$err"
 nl snapshot-append "$id" "$store:0+2048" "$store:6144+2048" >/dev/null
 
 step "a storage device with larger logical blocks than the snapshot's devices"
-refused EINVAL "larger logical block size" nl snapshot-append "$id" "$loop4k:0+2048"
+expect_refused EINVAL "larger logical block size" nl snapshot-append "$id" "$loop4k:0+2048"
 
 step "ranges not aligned to their device's logical blocks"
-refused EINVAL "not aligned" nl snapshot-append "$id4k" "$loop4k_store:1+2048"
-refused EINVAL "not aligned" nl snapshot-append "$id4k" "$loop4k_store:0+2049"
+expect_refused EINVAL "not aligned" nl snapshot-append "$id4k" "$loop4k_store:1+2048"
+expect_refused EINVAL "not aligned" nl snapshot-append "$id4k" "$loop4k_store:0+2049"
 nl snapshot-append "$id4k" "$loop4k_store:8+2048" >/dev/null
 
 step "storage files opened with O_APPEND or read-only"
 : >/tmp/storage-file
-refused EINVAL "O_APPEND" nl snapshot-append "$id" --append-file /tmp/storage-file 4096
-refused EBADF "not open for writing" nl snapshot-append "$id" --ro-file /tmp/storage-file 4096
+expect_refused EINVAL "O_APPEND" nl snapshot-append "$id" --append-file /tmp/storage-file 4096
+expect_refused EBADF "not open for writing" nl snapshot-append "$id" --ro-file /tmp/storage-file 4096
 nl snapshot-append "$id" --file /tmp/storage-file 4096 >/dev/null
 
 nl snapshot-destroy "$id"

@@ -73,6 +73,22 @@ nl() {
 	"$NL" "$@"
 }
 
+# nl_state: every snapshot and tracker the module has, as text to compare.
+nl_state() {
+	nl snapshot-list
+	echo --
+	nl list
+}
+
+# expect_refused ERRNO 'extack text or -' COMMAND...: expect_errno, and the
+# refused command changed no snapshot or tracker.
+expect_refused() {
+	local before
+	before=$(nl_state)
+	expect_errno "$@"
+	assert_eq "snapshots and trackers after: ${*:3}" "$before" "$(nl_state)"
+}
+
 load_module() {
 	insmod "$BLKSNAP_KO"
 	[ -r "$OBJECTS" ] || fail "no $OBJECTS after loading the module"

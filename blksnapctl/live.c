@@ -102,36 +102,13 @@ static int live_device_find(struct live *l, struct live_device *d)
 /* CreateSnapshot of every device, bound to us, storage from the pool. */
 static int live_create(struct live *l, const char *pool)
 {
-	_cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
-	const char *obj;
-	int r;
+	_cleanup_(freep) char **objects = calloc(l->n, sizeof(*objects));
 
-	r = bus_new_call(l->bus, ROOT_PATH, IFACE_MANAGER, "CreateSnapshot", &m);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_open_container(m, 'a', "o");
-	for (int i = 0; r >= 0 && i < l->n; i++)
-		r = sd_bus_message_append(m, "o", l->devs[i].object);
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'a', "{sv}");
-	if (r >= 0)
-		r = sd_bus_message_append(m, "{sv}", "bind-to-caller", "b", 1);
-	if (r >= 0 && pool)
-		r = sd_bus_message_append(m, "{sv}", "storage-pool", "s", pool);
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r < 0)
-		return log_error_errno(r, "cannot build CreateSnapshot: %m");
-	r = bus_call(l->bus, m, "cannot create the snapshot", NULL, &reply);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_read(reply, "o", &obj);
-	if (r < 0)
-		return log_error_errno(r, "cannot read CreateSnapshot's reply: %m");
-	l->snapshot = strdup(obj);
-	return l->snapshot ? 0 : -ENOMEM;
+	if (!objects)
+		return -ENOMEM;
+	for (int i = 0; i < l->n; i++)
+		objects[i] = l->devs[i].object;
+	return bus_create_snapshot(l->bus, objects, l->n, 0, pool, true, &l->snapshot);
 }
 
 /*

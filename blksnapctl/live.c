@@ -249,6 +249,24 @@ static int live_open_image(struct live *l, struct live_device *d, int *ret)
 	return 0;
 }
 
+/*
+ * After a failed copy: when the snapshot is corrupted (its images then fail
+ * every read with EIO), say so and why, which the read error alone does not.
+ */
+static void live_say_if_corrupted(struct live *l)
+{
+	_cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+	_cleanup_(freep) char *state = NULL, *error = NULL;
+
+	if (sd_bus_get_property_string(l->bus, BUS_NAME, l->snapshot, IFACE_SNAPSHOT, "State", &e, &state) < 0 ||
+	    strcmp(state, "corrupted") != 0)
+		return;
+	(void)sd_bus_get_property_string(l->bus, BUS_NAME, l->snapshot, IFACE_SNAPSHOT, "Error", &e, &error);
+	log_error("the snapshot was corrupted during the backup (%s): its difference storage could not keep the "
+		  "blocks overwritten meanwhile, so its images cannot be read; give it more room (--storage-pool)",
+		  error && *error ? error : "no reason given");
+}
+
 static int live_backup_device(struct live *l, struct live_device *d, bool full)
 {
 	_cleanup_(extent_list_done) struct extent_list changed = {};
@@ -274,7 +292,10 @@ static int live_backup_device(struct live *l, struct live_device *d, bool full)
 	if (r < 0)
 		return r;
 	src.fd = fd;
-	return backup_run(&d->target, &src, &plan, plan.full ? NULL : &changed);
+	r = backup_run(&d->target, &src, &plan, plan.full ? NULL : &changed);
+	if (r < 0 && r != -EINTR)
+		live_say_if_corrupted(l);
+	return r;
 }
 
 /* Everything between CreateSnapshot and Destroy. */

@@ -95,7 +95,7 @@ qemu-nbd --read-only --connect=/dev/nbd0 "$img"
 udevadm settle 2>/dev/null || sleep 1
 mkdir -p /tmp/nbd
 if mount -o ro /dev/nbd0 /tmp/nbd; then
-	ls -l /tmp/nbd/dir /tmp/nbd | sed 's/^/  /'
+	find /tmp/nbd -type f ! -path '*/lost+found/*' -printf '  %P: %s bytes\n' | sort
 	check "the files of $img are those of take 1" cmp -s "$RT/sums.1.ext4" <(fs_sums /tmp/nbd)
 	umount /tmp/nbd
 else

@@ -166,6 +166,9 @@ rt_report() {
 				"$(rt_human "${img:-0}")" "$(rt_human "${changed:-0}")" "${secs:--} s" "${rate:--}" "$check"
 		done
 	done
+	echo "(IMAGE: the qcow2 file on disk; CHANGED: what the backup read, the whole device for a full one"
+	echo " (zeros left unallocated); TIME, THROUGHPUT: blksnapctl's copy of that device; CHECK: the restored"
+	echo " point passes fsck and holds every file as it was at the take)"
 }
 
 # rt_human BYTES: 1.5 MiB

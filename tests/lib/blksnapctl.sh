@@ -140,6 +140,7 @@ ctl_bg() {
 	rm -f /tmp/ctl.pid
 	# shellcheck disable=SC2016 # $$ is the shell that execs blksnapctl
 	as_user "$user" sh -c 'echo $$ >/tmp/ctl.pid; exec "$0" "$@"' "$CTL" "$@" >"$log" 2>&1 &
+	# shellcheck disable=SC2034 # the case waits for it
 	ctl_job=$!
 	until [ -s /tmp/ctl.pid ]; do sleep 0.05; done
 	ctl_pid=$(cat /tmp/ctl.pid)

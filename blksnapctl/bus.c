@@ -86,6 +86,47 @@ int bus_call(sd_bus *bus, sd_bus_message *m, const char *what, sd_bus_error *ret
 	return 0;
 }
 
+int bus_create_snapshot(sd_bus *bus, char *const *objects, size_t n, uint64_t chunk,
+			const char *pool, bool bind, char **ret)
+{
+	_cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
+	const char *obj;
+	char *path;
+	int r;
+
+	r = bus_new_call(bus, ROOT_PATH, IFACE_MANAGER, "CreateSnapshot", &m);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(m, 'a', "o");
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = sd_bus_message_append(m, "o", objects[i]);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0 && bind)
+		r = sd_bus_message_append(m, "{sv}", "bind-to-caller", "b", 1);
+	if (r >= 0 && chunk)
+		r = sd_bus_message_append(m, "{sv}", "chunk-size", "t", chunk);
+	if (r >= 0 && pool)
+		r = sd_bus_message_append(m, "{sv}", "storage-pool", "s", pool);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r < 0)
+		return log_error_errno(r, "cannot build CreateSnapshot: %m");
+	r = bus_call(bus, m, "cannot create the snapshot", NULL, &reply);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "o", &obj);
+	if (r < 0)
+		return log_error_errno(r, "cannot read CreateSnapshot's reply: %m");
+	path = strdup(obj);
+	if (!path)
+		return -ENOMEM;
+	*ret = path;
+	return 0;
+}
+
 int bus_device_path(const char *device, char **ret)
 {
 	unsigned maj, min;

@@ -74,6 +74,15 @@ int bus_device_path(const char *device, char **ret);
 /* The snapshot object of ID (its Id, its hex, or its object path). */
 int bus_snapshot_path(const char *id, char **ret);
 
+/*
+ * CreateSnapshot of the N device objects, with chunk-size CHUNK (0: the
+ * service's default), storage-pool POOL (NULL: none) and bind-to-caller
+ * when BIND; *ret the new snapshot's object path (free()d by the caller),
+ * untouched on failure.  Errors reported as bus_call does.
+ */
+int bus_create_snapshot(sd_bus *bus, char *const *objects, size_t n, uint64_t chunk,
+			const char *pool, bool bind, char **ret);
+
 /* The value the message points at (any type) as JSON; NULL for no value. */
 int bus_read_json(sd_bus_message *m, json_object **ret);
 /* All remaining values of the message, as a JSON array. */

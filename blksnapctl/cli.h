@@ -15,12 +15,17 @@
 
 #define R_USAGE			(-4096)	/* a usage error, already reported */
 #define R_DAMAGED		(-4097)	/* verify found damage, already reported */
+#define R_HELP			(-4099)	/* --help was printed: exit status 0 */
 
 extern const char help_text[];
 
 _printf_(1, 2) int usage_error(const char *fmt, ...);
 int parse_u64(const char *s, uint64_t *ret);
-/* getopt_long over argv (argv[0] is the subcommand); R_USAGE on a bad option. */
+/*
+ * getopt_long over argv (argv[0] is the subcommand): 1 with the option in
+ * *ret, 0 when there are no more; R_USAGE on a bad option, R_HELP once -h or
+ * --help has printed the help (the command returns it: exit status 0).
+ */
 int next_opt(int argc, char **argv, const char *cmd, const struct option *opts, int *ret);
 
 int cmd_status(int argc, char **argv);

@@ -102,36 +102,13 @@ static int live_device_find(struct live *l, struct live_device *d)
 /* CreateSnapshot of every device, bound to us, storage from the pool. */
 static int live_create(struct live *l, const char *pool)
 {
-	_cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
-	const char *obj;
-	int r;
+	_cleanup_(freep) char **objects = calloc(l->n, sizeof(*objects));
 
-	r = bus_new_call(l->bus, ROOT_PATH, IFACE_MANAGER, "CreateSnapshot", &m);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_open_container(m, 'a', "o");
-	for (int i = 0; r >= 0 && i < l->n; i++)
-		r = sd_bus_message_append(m, "o", l->devs[i].object);
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'a', "{sv}");
-	if (r >= 0)
-		r = sd_bus_message_append(m, "{sv}", "bind-to-caller", "b", 1);
-	if (r >= 0 && pool)
-		r = sd_bus_message_append(m, "{sv}", "storage-pool", "s", pool);
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r < 0)
-		return log_error_errno(r, "cannot build CreateSnapshot: %m");
-	r = bus_call(l->bus, m, "cannot create the snapshot", NULL, &reply);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_read(reply, "o", &obj);
-	if (r < 0)
-		return log_error_errno(r, "cannot read CreateSnapshot's reply: %m");
-	l->snapshot = strdup(obj);
-	return l->snapshot ? 0 : -ENOMEM;
+	if (!objects)
+		return -ENOMEM;
+	for (int i = 0; i < l->n; i++)
+		objects[i] = l->devs[i].object;
+	return bus_create_snapshot(l->bus, objects, l->n, 0, pool, true, &l->snapshot);
 }
 
 /*
@@ -272,6 +249,24 @@ static int live_open_image(struct live *l, struct live_device *d, int *ret)
 	return 0;
 }
 
+/*
+ * After a failed copy: when the snapshot is corrupted (its images then fail
+ * every read with EIO), say so and why, which the read error alone does not.
+ */
+static void live_say_if_corrupted(struct live *l)
+{
+	_cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+	_cleanup_(freep) char *state = NULL, *error = NULL;
+
+	if (sd_bus_get_property_string(l->bus, BUS_NAME, l->snapshot, IFACE_SNAPSHOT, "State", &e, &state) < 0 ||
+	    strcmp(state, "corrupted") != 0)
+		return;
+	(void)sd_bus_get_property_string(l->bus, BUS_NAME, l->snapshot, IFACE_SNAPSHOT, "Error", &e, &error);
+	log_error("the snapshot was corrupted during the backup (%s): its difference storage could not keep the "
+		  "blocks overwritten meanwhile, so its images cannot be read; give it more room (--storage-pool)",
+		  error && *error ? error : "no reason given");
+}
+
 static int live_backup_device(struct live *l, struct live_device *d, bool full)
 {
 	_cleanup_(extent_list_done) struct extent_list changed = {};
@@ -297,7 +292,10 @@ static int live_backup_device(struct live *l, struct live_device *d, bool full)
 	if (r < 0)
 		return r;
 	src.fd = fd;
-	return backup_run(&d->target, &src, &plan, plan.full ? NULL : &changed);
+	r = backup_run(&d->target, &src, &plan, plan.full ? NULL : &changed);
+	if (r < 0 && r != -EINTR)
+		live_say_if_corrupted(l);
+	return r;
 }
 
 /* Everything between CreateSnapshot and Destroy. */

@@ -59,6 +59,8 @@ static int exit_status(int r)
 	if (r >= 0)
 		return EXIT_OK;
 	switch (r) {
+	case R_HELP:
+		return EXIT_OK;
 	case R_USAGE:
 		return EXIT_USAGE;
 	case R_DAMAGED:
@@ -149,8 +151,14 @@ int next_opt(int argc, char **argv, const char *cmd, const struct option *opts, 
 			      : usage_error("%s: unknown option '%s'", cmd, argv[optind - 1]);
 	if (c == ':')
 		return usage_error("%s: option '%s' needs a value", cmd, argv[optind - 1]);
+	if (c == 'h') {
+		fputs(help_text, stdout);
+		return R_HELP;
+	}
+	if (c == -1)
+		return 0;
 	*ret = c;
-	return 0;
+	return 1;
 }
 
 /* ---- backup ----------------------------------------------------------------- */
@@ -253,12 +261,7 @@ static int cmd_backup(int argc, char **argv)
 	int c, r;
 
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, "backup", opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
+	while ((r = next_opt(argc, argv, "backup", opts, &c)) > 0) {
 		switch (c) {
 		case O_TO: to = optarg; break;
 		case O_POOL: pool = optarg; break;
@@ -272,9 +275,10 @@ static int cmd_backup(int argc, char **argv)
 						   optarg, UINT32_MAX);
 			have_snap = true;
 			break;
-		case 'h': fputs(help_text, stdout); return 0;
 		}
 	}
+	if (r < 0)
+		return r;
 	/* GNU getopt permutes: the devices are what is left. */
 	if (optind >= argc)
 		return usage_error("backup: no DEVICE given");
@@ -328,19 +332,12 @@ static int cmd_restore(int argc, char **argv)
 	int c, r;
 
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, "restore", opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
+	while ((r = next_opt(argc, argv, "restore", opts, &c)) > 0) {
 		if (c == O_TO)
 			to = optarg;
-		else if (c == 'h') {
-			fputs(help_text, stdout);
-			return 0;
-		}
 	}
+	if (r < 0)
+		return r;
 	if (argc - optind != 1)
 		return usage_error("restore: give one DIR[@N]");
 	if (!to)
@@ -381,17 +378,9 @@ static int cmd_verify(int argc, char **argv)
 	int c, r, n, problems = 0, err = 0, unreadable = 0;
 
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, "verify", opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
-		if (c == 'h') {
-			fputs(help_text, stdout);
-			return 0;
-		}
-	}
+	r = next_opt(argc, argv, "verify", opts, &c);
+	if (r < 0)
+		return r;
 	if (argc - optind != 1)
 		return usage_error("verify: give one DIR");
 	n = chain_dirs(argv[optind], &dirs);
@@ -441,19 +430,12 @@ static int cmd_list(int argc, char **argv)
 	int c, r, n;
 
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, "list", opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
+	while ((r = next_opt(argc, argv, "list", opts, &c)) > 0) {
 		if (c == O_JSON)
 			json = true;
-		else if (c == 'h') {
-			fputs(help_text, stdout);
-			return 0;
-		}
 	}
+	if (r < 0)
+		return r;
 	if (argc - optind != 1)
 		return usage_error("list: give one DIR");
 	n = chain_dirs(argv[optind], &dirs);

@@ -186,19 +186,12 @@ static int parse_json_only(int argc, char **argv, const char *cmd, bool *json)
 	int c, r;
 
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, cmd, opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
+	while ((r = next_opt(argc, argv, cmd, opts, &c)) > 0) {
 		if (c == O_JSON)
 			*json = true;
-		else if (c == 'h') {
-			fputs(help_text, stdout);
-			return 1;
-		}
 	}
+	if (r < 0)
+		return r;
 	if (optind != argc)
 		return usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
 	return 0;
@@ -214,8 +207,8 @@ int cmd_status(int argc, char **argv)
 	int r;
 
 	r = parse_json_only(argc, argv, "status", &json);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
 	r = bus_connect(&bus);
 	if (r < 0)
 		return r;
@@ -267,20 +260,13 @@ int cmd_track(int argc, char **argv)
 	int c, r;
 
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, "track", opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
-		if (c == 'h') {
-			fputs(help_text, stdout);
-			return 0;
-		}
+	while ((r = next_opt(argc, argv, "track", opts, &c)) > 0) {
 		if (parse_u64(optarg, &block) < 0)
 			return usage_error("track: --block-size '%s' is not a number of bytes", optarg);
 		have_block = true;
 	}
+	if (r < 0)
+		return r;
 	if (argc - optind != 1)
 		return usage_error("track: give one DEVICE");
 	r = bus_connect(&bus);
@@ -357,59 +343,35 @@ static int snapshot_create(sd_bus *bus, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	_cleanup_bus_message_ sd_bus_message *m = NULL, *reply = NULL;
-	const char *pool = NULL, *obj;
+	_cleanup_(strv_freep) char **objects = NULL;
+	_cleanup_(freep) char *obj = NULL;
+	const char *pool = NULL;
 	uint64_t chunk = 0;
+	size_t n = 0;
 	int c, r;
 
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, "snapshot create", opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
-		if (c == 'h') {
-			fputs(help_text, stdout);
-			return 0;
-		}
+	while ((r = next_opt(argc, argv, "snapshot create", opts, &c)) > 0) {
 		if (c == O_POOL)
 			pool = optarg;
 		else if (parse_u64(optarg, &chunk) < 0 || !chunk)
 			return usage_error("snapshot create: --chunk-size '%s' is not a number of bytes", optarg);
 	}
+	if (r < 0)
+		return r;
 	if (optind >= argc)
 		return usage_error("snapshot create: give one DEVICE or more");
-	r = bus_new_call(bus, ROOT_PATH, IFACE_MANAGER, "CreateSnapshot", &m);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_open_container(m, 'a', "o");
-	for (int i = optind; r >= 0 && i < argc; i++) {
-		_cleanup_(freep) char *path = NULL;
-
-		r = bus_device_path(argv[i], &path);
+	objects = calloc(argc - optind + 1, sizeof(*objects));	/* NULL-terminated */
+	if (!objects)
+		return -ENOMEM;
+	for (int i = optind; i < argc; i++) {
+		r = bus_device_path(argv[i], &objects[n++]);
 		if (r < 0)
 			return r;
-		r = sd_bus_message_append(m, "o", path);
 	}
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'a', "{sv}");
-	if (r >= 0 && chunk)
-		r = sd_bus_message_append(m, "{sv}", "chunk-size", "t", chunk);
-	if (r >= 0 && pool)
-		r = sd_bus_message_append(m, "{sv}", "storage-pool", "s", pool);
-	if (r >= 0)
-		r = sd_bus_message_close_container(m);
-	if (r < 0)
-		return log_error_errno(r, "cannot build CreateSnapshot: %m");
-	r = bus_call(bus, m, "cannot create the snapshot", NULL, &reply);
+	r = bus_create_snapshot(bus, objects, n, chunk, pool, false, &obj);
 	if (r < 0)
 		return r;
-	r = sd_bus_message_read(reply, "o", &obj);
-	if (r < 0)
-		return log_error_errno(r, "cannot read CreateSnapshot's reply: %m");
 	/* The id: what the other snapshot commands take. */
 	{
 		_cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -447,14 +409,8 @@ static int snapshot_storage(sd_bus *bus, int argc, char **argv)
 		return -ENOMEM;
 	ranges = ranges_mem;
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, "snapshot storage", opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
+	while ((r = next_opt(argc, argv, "snapshot storage", opts, &c)) > 0) {
 		switch (c) {
-		case 'h': fputs(help_text, stdout); return 0;
 		case O_FILE: file = optarg; break;
 		case O_RANGE: ranges[n_ranges++] = optarg; break;
 		case O_LIMIT:
@@ -464,6 +420,8 @@ static int snapshot_storage(sd_bus *bus, int argc, char **argv)
 			break;
 		}
 	}
+	if (r < 0)
+		return r;
 	if (argc - optind != 1)
 		return usage_error("snapshot storage: give one snapshot ID");
 	if (!!file == !!n_ranges)
@@ -573,8 +531,8 @@ static int snapshot_list(sd_bus *bus, int argc, char **argv)
 	int r;
 
 	r = parse_json_only(argc, argv, "snapshot list", &json);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
 	r = service_state(bus, &state);
 	if (r < 0)
 		return r;
@@ -664,21 +622,14 @@ int cmd_changes(int argc, char **argv)
 	int c, r, fd;
 
 	optind = 1;
-	for (;;) {
-		r = next_opt(argc, argv, "changes", opts, &c);
-		if (r < 0)
-			return r;
-		if (c == -1)
-			break;
-		if (c == 'h') {
-			fputs(help_text, stdout);
-			return 0;
-		}
+	while ((r = next_opt(argc, argv, "changes", opts, &c)) > 0) {
 		if (c == O_JSON)
 			json = true;
 		else
 			since = optarg;
 	}
+	if (r < 0)
+		return r;
 	if (argc - optind != 1)
 		return usage_error("changes: give one DEVICE");
 	if (!since)
@@ -803,8 +754,8 @@ int cmd_monitor(int argc, char **argv)
 	int r;
 
 	r = parse_json_only(argc, argv, "monitor", &json);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
 	monitor_json = json;
 	r = bus_connect(&bus);
 	if (r < 0)

@@ -5,8 +5,8 @@
 #
 # Every service command of blksnapctl does its D-Bus operation for a member
 # of blksnap-backup without root: track, status (table and JSON), snapshot
-# create / storage / take / list / destroy, changes (the extents written
-# since the first snapshot), untrack; monitor prints the service's signals
+# create / storage (device ranges, and a file of the user's) / take / list /
+# destroy, changes (the extents written since the first snapshot), untrack; monitor prints the service's signals
 # as JSON lines; and a stopped service gives exit 5.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 . "$BLKSNAP_SRC/tests/lib/dbus-env.sh"
@@ -51,8 +51,18 @@ ctl_as "$u" snapshot destroy "$id"
 dd if=/dev/urandom of="$dev" bs=64k seek=3 count=2 oflag=direct conv=notrunc status=none
 dd if=/dev/urandom of="$dev" bs=4k seek=1000 count=1 oflag=direct conv=notrunc status=none
 id=$(ctl_as "$u" snapshot create "$dev")
-ctl_as "$u" snapshot storage "$id" --range "$storage:0+33554432" >/dev/null
+# storage in a file the user creates (its fd goes to the service)
+out=$(ctl_as "$u" snapshot storage "$id" --file /tmp/storage-file --limit 16777216)
+assert_eq "snapshot storage --file" "$id: storage /tmp/storage-file, up to 16777216 bytes" "$out"
+assert_eq "owner of the storage file" "$u" "$(stat -c %U /tmp/storage-file)"
 ctl_as "$u" snapshot take "$id" >/dev/null
+total=$(ctl_as "$u" snapshot list --json | jq -r '.[0].StorageTotal')
+[ "$total" -gt 0 ] && [ "$total" -le 16777216 ] || fail "StorageTotal $total with a file of limit 16 MiB"
+dd if=/dev/urandom of="$dev" bs=64k seek=512 count=16 oflag=direct conv=notrunc status=none
+used=$(ctl_as "$u" snapshot list --json | jq -r '.[0].StorageUsed')
+[ "$used" -ge 1048576 ] || fail "StorageUsed $used after 1 MiB written over the snapshot"
+[ "$(du -B1 /tmp/storage-file | cut -f1)" -ge 1048576 ] || fail "the copies are not in /tmp/storage-file"
+echo "ok: the snapshot taken with $total bytes of storage in /tmp/storage-file; $used used"
 
 step "assert: changes since snap 1: the two extents written, in bytes"
 ctl_as "$u" changes "$dev" --since "$gen:1"

@@ -24,30 +24,17 @@ manifest=$(cat "$B/$name/chain.json")
 dd if=/dev/urandom of="$dev" bs=1M count=96 oflag=direct conv=notrunc status=none
 
 step "act: an incremental backup, SIGINT once its partial image is being written"
-# (the pid of blksnapctl itself: a background shell function's own shell
-# ignores SIGINT, as bash makes asynchronous commands do)
-# shellcheck disable=SC2016
-as_user "$BACKUP_USER" sh -c 'echo $$ >/tmp/ctl.pid; exec "$0" "$@"' "$CTL" backup "$dev" --to "$B" \
-	>/tmp/backup.log 2>&1 &
-job=$!
-until [ -s /tmp/ctl.pid ]; do sleep 0.05; done
-pid=$(cat /tmp/ctl.pid)
-until [ -n "$(find "$B/$name" -name '*.partial' -size +1M)" ]; do
-	kill -0 "$pid" 2>/dev/null || fail "the backup ended before it could be interrupted: $(cat /tmp/backup.log)"
-	sleep 0.05
-done
-kill -INT "$pid"
+ctl_bg "$BACKUP_USER" /tmp/backup.log backup "$dev" --to "$B"
+wait_partial "$B/$name" +1M
+kill -INT "$ctl_pid"
 rc=0
-wait "$job" || rc=$?
+wait "$ctl_job" || rc=$?
 cat /tmp/backup.log
 
 step "assert: exit 130, the chain as it was, no partial image, no snapshot"
 assert_eq "exit status" 130 "$rc"
 assert_match "message" "interrupted by SIGINT: the partial image was removed" "$(cat /tmp/backup.log)"
-assert_eq "the manifest" "$manifest" "$(cat "$B/$name/chain.json")"
-assert_eq "files of the chain" "0000.qcow2 chain.json" "$(ls "$B/$name" | tr '\n' ' ' | sed 's/ $//')"
-assert_chain_sound "$B/$name"
-assert_no_snapshot
+assert_chain_kept "$B/$name" "$manifest"
 
 step "assert: the next backup is the incremental, and restores the device"
 ctl_as "$BACKUP_USER" backup "$dev" --to "$B"

@@ -84,6 +84,18 @@ assert_chain_sound() {
 	echo "ok: $chain: qemu-img check, verify and the backing chain agree ($n backups)"
 }
 
+# assert_chain_kept CHAIN MANIFEST: after a failed backup, the manifest of
+# CHAIN is still MANIFEST (its text before), the directory holds its images
+# and no partial one, the chain is sound and no snapshot is left (VM only)
+assert_chain_kept() {
+	local chain=$1 want
+	assert_eq "the manifest of $chain" "$2" "$(cat "$chain/chain.json")"
+	want="$(jq -r '.backups[].image' <<<"$2" | sort | tr '\n' ' ')chain.json"
+	assert_eq "files of $chain" "$want" "$(ls "$chain" | tr '\n' ' ' | sed 's/ $//')"
+	assert_chain_sound "$chain"
+	assert_no_snapshot
+}
+
 # allocated IMAGE -> "start+length" of the ranges the image itself (depth 0)
 # holds data for, one a line
 allocated() {
@@ -105,7 +117,9 @@ ctl_service_start() {
 ctl_service_exit() {
 	local rc=$?
 	(exit "$rc")
-	dbus_env_stop
+	# (it returns the case's status: under set -e, not a reason to skip
+	# the cleanup hooks)
+	dbus_env_stop || :
 	run_cleanup
 	return "$rc"
 }
@@ -115,6 +129,31 @@ ctl_as() {
 	local user=$1
 	shift
 	as_user "$user" "$CTL" "$@"
+}
+
+# ctl_bg USER LOG ARGS...: blksnapctl ARGS as USER in the background, its
+# output in LOG; sets ctl_job (to wait for) and ctl_pid (blksnapctl itself,
+# to signal: the shell of an asynchronous command ignores SIGINT)
+ctl_bg() {
+	local user=$1 log=$2
+	shift 2
+	rm -f /tmp/ctl.pid
+	# shellcheck disable=SC2016 # $$ is the shell that execs blksnapctl
+	as_user "$user" sh -c 'echo $$ >/tmp/ctl.pid; exec "$0" "$@"' "$CTL" "$@" >"$log" 2>&1 &
+	# shellcheck disable=SC2034 # the case waits for it
+	ctl_job=$!
+	until [ -s /tmp/ctl.pid ]; do sleep 0.05; done
+	ctl_pid=$(cat /tmp/ctl.pid)
+}
+
+# wait_partial CHAIN [FIND-SIZE]: until the backup of ctl_bg writes a
+# partial image in CHAIN (of FIND-SIZE, as find -size says: +1M); fails if
+# blksnapctl ends first
+wait_partial() {
+	until [ -n "$(find "$1" -name '*.partial' ${2:+-size "$2"} 2>/dev/null)" ]; do
+		kill -0 "$ctl_pid" 2>/dev/null || fail "the backup ended before its partial image was seen"
+		sleep 0.05
+	done
 }
 
 # user_dir USER PATH: an empty directory PATH owned by USER

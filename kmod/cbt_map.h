@@ -28,7 +28,8 @@
  * @generation_id: id of the history in @map.  Protected by @lock.
  * @map: one byte per block: the snap number of the block's last change
  *	in this generation, or 0.  The pointer and the bytes are protected
- *	by @lock.
+ *	by @lock, except that cbt_map_freeze() reads the bytes without it
+ *	(marks it races with only write the current number).
  */
 struct cbt_map {
 	spinlock_t lock; /* see above: guards the snap number and the map */

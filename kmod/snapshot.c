@@ -516,7 +516,8 @@ int snapshot_destroy(const uuid_t *id)
 	}
 	tracker_unlock();
 	if (snapshot->taken) {
-		synchronize_rcu();
+		for (i = 0; i < snapshot->nr_devs; i++)
+			tracker_state_kill(snapshot->devs[i].old_state);
 		for (i = 0; i < snapshot->nr_devs; i++) {
 			tracker_state_drain(snapshot->devs[i].old_state);
 			snapshot->devs[i].old_state = NULL;
@@ -860,9 +861,12 @@ int snapshot_take(const uuid_t *id)
 		sd->cow_state = NULL;
 	}
 	snapshot_take_step(ns, BLKSNAP_TAKE_SWITCH, &t);
-	/* No write takes an old state after this; wait for those that did. */
-	synchronize_rcu();
-	snapshot_take_step(ns, BLKSNAP_TAKE_RCU, &t);
+	/*
+	 * No write takes an old state after this; wait for those that did:
+	 * all killed first, so that one grace period serves every device.
+	 */
+	for (i = 0; i < snapshot->nr_devs; i++)
+		tracker_state_kill(snapshot->devs[i].old_state);
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];
 

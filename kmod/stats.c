@@ -39,7 +39,6 @@ static const char * const blksnap_take_names[BLKSNAP_TAKE_NR] = {
 	[BLKSNAP_TAKE_PREPARE] = "prepare",
 	[BLKSNAP_TAKE_BDEV_FREEZE] = "bdev_freeze",
 	[BLKSNAP_TAKE_SWITCH] = "switch",
-	[BLKSNAP_TAKE_RCU] = "rcu",
 	[BLKSNAP_TAKE_DRAIN] = "drain",
 	[BLKSNAP_TAKE_CBT_FREEZE] = "cbt_freeze",
 	[BLKSNAP_TAKE_THAW] = "thaw",

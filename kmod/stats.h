@@ -57,8 +57,8 @@ enum blksnap_counter {
  * @BLKSNAP_TAKE_PREPARE: allocations (frozen maps, diff areas, images)
  * @BLKSNAP_TAKE_BDEV_FREEZE: freezing the devices' file systems
  * @BLKSNAP_TAKE_SWITCH: advancing the CBT maps, publishing the states
- * @BLKSNAP_TAKE_RCU: the RCU grace period after the switch
- * @BLKSNAP_TAKE_DRAIN: waiting for the writes under the old states
+ * @BLKSNAP_TAKE_DRAIN: waiting for the writes under the old states (and
+ *	the RCU grace period that ends them)
  * @BLKSNAP_TAKE_CBT_FREEZE: copying the CBT maps for the backup
  * @BLKSNAP_TAKE_THAW: thawing the file systems
  * @BLKSNAP_TAKE_IMAGES: adding the images, notifications
@@ -73,7 +73,6 @@ enum blksnap_take_step {
 	BLKSNAP_TAKE_PREPARE,
 	BLKSNAP_TAKE_BDEV_FREEZE,
 	BLKSNAP_TAKE_SWITCH,
-	BLKSNAP_TAKE_RCU,
 	BLKSNAP_TAKE_DRAIN,
 	BLKSNAP_TAKE_CBT_FREEZE,
 	BLKSNAP_TAKE_THAW,

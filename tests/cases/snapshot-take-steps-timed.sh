@@ -10,7 +10,7 @@
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
 TAKE=/sys/kernel/debug/blksnap/take
-STEPS="prepare bdev_freeze switch rcu drain cbt_freeze thaw images"
+STEPS="prepare bdev_freeze switch drain cbt_freeze thaw images"
 ROUNDS=7
 origs=("$DISK1" "$DISK2" "$DISK3" "$DISK4")
 storage=$DISK5

@@ -8,6 +8,8 @@
 #include <linux/log2.h>
 #include <linux/math64.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <uapi/linux/blksnap.h>
@@ -264,6 +266,9 @@ void cbt_map_advance(struct cbt_map *cbt_map)
 	spin_unlock_irqrestore(&cbt_map->lock, flags);
 }
 
+/* What cbt_map_freeze() copies between two chances to reschedule. */
+#define CBT_MAP_FREEZE_STEP	SZ_64K
+
 /**
  * cbt_map_freeze() - copy the map for a snapshot
  * @cbt_map: the map, advanced by cbt_map_advance() since the last freeze
@@ -280,28 +285,46 @@ void cbt_map_advance(struct cbt_map *cbt_map)
  * number: changed up to the snapshot.  A backup of the snapshot reads
  * @copy, and the next one knows what changed since.
  *
- * Context: any, does not sleep; holds the lock while copying.
+ * The lock is held only to read the metadata and the table's address:
+ * the bytes are copied without it, with interrupts on.  Writes that mark
+ * the map meanwhile write only the current number, so each byte copied is
+ * either its value at the switch's drain or the current number, which the
+ * copy turns into the frozen one, as it would have under the lock.
+ *
+ * Context: process context, may sleep.  The caller keeps cbt_map_reset()
+ * and cbt_map_resize() from running (the take holds snapshot_lock() and
+ * tracker_lock()), so the table stays in place.
  */
 void cbt_map_freeze(struct cbt_map *cbt_map, u8 *copy, u64 len,
 		    struct cbt_map_info *info)
 {
 	unsigned long flags;
+	u64 i, count, n;
 	u8 frozen;
-	u64 i;
+	u8 *map;
 
 	info->block_size = 1U << cbt_map->block_shift;
 	spin_lock_irqsave(&cbt_map->lock, flags);
-	info->block_count = min(len, cbt_map->block_count);
+	count = min(len, cbt_map->block_count);
+	info->block_count = count;
 	info->capacity = min_t(sector_t, cbt_map->capacity,
 			       len << (cbt_map->block_shift - SECTOR_SHIFT));
-	memcpy(copy, cbt_map->map, info->block_count);
-	memset(copy + info->block_count, 0, len - info->block_count);
+	map = cbt_map->map;
 	frozen = max_t(u8, cbt_map->snap_number - 1, 1);
 	uuid_copy(&info->generation_id, &cbt_map->generation_id);
 	spin_unlock_irqrestore(&cbt_map->lock, flags);
-
 	info->snap_number = frozen;
-	for (i = 0; i < info->block_count; i++)
-		if (copy[i] > frozen)
-			copy[i] = frozen;
+
+	for (i = 0; i < count; i += n) {
+		u64 j;
+
+		n = min_t(u64, count - i, CBT_MAP_FREEZE_STEP);
+		/* Racing marks write whole bytes: each is old or current. */
+		data_race(memcpy(copy + i, map + i, n));
+		for (j = i; j < i + n; j++)
+			if (copy[j] > frozen)
+				copy[j] = frozen;
+		cond_resched();
+	}
+	memset(copy + count, 0, len - count);
 }

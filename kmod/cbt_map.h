@@ -9,8 +9,11 @@
 
 /* The map of a tracker never holds more blocks than this (16 MiB). */
 #define CBT_MAP_MAX_BLOCKS	BIT_ULL(24)
-/* Without a requested block size, the map stays under this many blocks. */
-#define CBT_MAP_DEFAULT_MAX_BLOCKS	BIT_ULL(21)
+/*
+ * Without a requested block size, the map stays within this many blocks
+ * (1 MiB): at most 1 MiB of memory per TiB of a device of 1 TiB or more.
+ */
+#define CBT_MAP_DEFAULT_MAX_BLOCKS	BIT_ULL(20)
 
 /**
  * struct cbt_map - change-block-tracking map of one device
@@ -28,7 +31,8 @@
  * @generation_id: id of the history in @map.  Protected by @lock.
  * @map: one byte per block: the snap number of the block's last change
  *	in this generation, or 0.  The pointer and the bytes are protected
- *	by @lock.
+ *	by @lock, except that cbt_map_freeze() reads the bytes without it
+ *	(marks it races with only write the current number).
  */
 struct cbt_map {
 	spinlock_t lock; /* see above: guards the snap number and the map */

@@ -157,6 +157,10 @@ int blksnap_nl_tracker_attach_doit(struct sk_buff *skb, struct genl_info *info)
 	case -ENOMEDIUM:
 		NL_SET_ERR_MSG_MOD(extack, "device has no capacity");
 		return ret;
+	case -EOPNOTSUPP:
+		NL_SET_ERR_MSG_MOD(extack,
+				   "zoned devices cannot be tracked: zone appends and resets would escape copy-on-write");
+		return ret;
 	case -E2BIG:
 		NL_SET_ERR_MSG_ATTR(extack, block_size_attr,
 				    "block size too small for the device: the map would have more than 16 Mi blocks");

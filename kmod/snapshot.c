@@ -13,6 +13,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <uapi/linux/blksnap.h>
 #include "diff_area.h"
 #include "genl.h"
@@ -515,7 +516,8 @@ int snapshot_destroy(const uuid_t *id)
 	}
 	tracker_unlock();
 	if (snapshot->taken) {
-		synchronize_rcu();
+		for (i = 0; i < snapshot->nr_devs; i++)
+			tracker_state_kill(snapshot->devs[i].old_state);
 		for (i = 0; i < snapshot->nr_devs; i++) {
 			tracker_state_drain(snapshot->devs[i].old_state);
 			snapshot->devs[i].old_state = NULL;
@@ -770,6 +772,15 @@ static int __snapshot_prepare(struct snapshot *snapshot)
 	return 0;
 }
 
+/* The time of a step of the take, from *@t to now; now in *@t. */
+static void snapshot_take_step(u64 *ns, enum blksnap_take_step step, u64 *t)
+{
+	u64 now = ktime_get_ns();
+
+	ns[step] = now - *t;
+	*t = now;
+}
+
 /**
  * snapshot_take() - take the snapshot: all devices at one instant
  * @id: the snapshot
@@ -789,11 +800,14 @@ static int __snapshot_prepare(struct snapshot *snapshot)
  */
 int snapshot_take(const uuid_t *id)
 {
+	u64 ns[BLKSNAP_TAKE_NR] = { 0 };
 	struct snapshot *snapshot;
 	struct cbt_map_info info;
 	unsigned int i, frozen;
+	u64 start, t;
 	int ret;
 
+	start = ktime_get_ns();
 	snapshot_lock();
 	snapshot = __snapshot_find(id);
 	if (!snapshot) {
@@ -808,9 +822,11 @@ int snapshot_take(const uuid_t *id)
 		ret = -ENOSPC;
 		goto out_unlock;
 	}
+	t = ktime_get_ns();
 	ret = __snapshot_prepare(snapshot);
 	if (ret)
 		goto out_release;
+	snapshot_take_step(ns, BLKSNAP_TAKE_PREPARE, &t);
 
 	/* A snap number about to wrap: the history starts over. */
 	for (i = 0; i < snapshot->nr_devs; i++) {
@@ -824,6 +840,7 @@ int snapshot_take(const uuid_t *id)
 		}
 	}
 
+	t = ktime_get_ns();
 	for (frozen = 0; frozen < snapshot->nr_devs; frozen++) {
 		ret = blksnap_bdev_freeze(snapshot->devs[frozen].tracker->bdev.bdev);
 		if (ret)
@@ -834,6 +851,7 @@ int snapshot_take(const uuid_t *id)
 	 * Under tracker_lock(), so that no reset of a map comes between its
 	 * advance and its freeze.
 	 */
+	snapshot_take_step(ns, BLKSNAP_TAKE_BDEV_FREEZE, &t);
 	tracker_lock();
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];
@@ -842,26 +860,35 @@ int snapshot_take(const uuid_t *id)
 		sd->old_state = __tracker_state_swap(sd->tracker, sd->cow_state);
 		sd->cow_state = NULL;
 	}
-	/* No write takes an old state after this; wait for those that did. */
-	synchronize_rcu();
+	snapshot_take_step(ns, BLKSNAP_TAKE_SWITCH, &t);
+	/*
+	 * No write takes an old state after this; wait for those that did:
+	 * all killed first, so that one grace period serves every device.
+	 */
+	for (i = 0; i < snapshot->nr_devs; i++)
+		tracker_state_kill(snapshot->devs[i].old_state);
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];
 
 		tracker_state_drain(sd->old_state);
 		sd->old_state = NULL;
 	}
+	snapshot_take_step(ns, BLKSNAP_TAKE_DRAIN, &t);
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];
 
 		cbt_map_freeze(sd->tracker->cbt_map, sd->frozen_map,
 			       sd->frozen.block_count, &sd->frozen);
 	}
+	snapshot_take_step(ns, BLKSNAP_TAKE_CBT_FREEZE, &t);
 	tracker_unlock();
 	for (i = 0; i < snapshot->nr_devs; i++)
 		diff_area_open(snapshot->devs[i].da);
 	snapshot->taken = true;
+	t = ktime_get_ns();
 	for (i = 0; i < snapshot->nr_devs; i++)
 		blksnap_bdev_thaw(snapshot->devs[i].tracker->bdev.bdev);
+	snapshot_take_step(ns, BLKSNAP_TAKE_THAW, &t);
 
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];
@@ -878,7 +905,10 @@ int snapshot_take(const uuid_t *id)
 	blksnap_nl_notify_snapshot(BLKSNAP_CMD_SNAPSHOT_CHANGE_NTF, snapshot);
 	if (diff_storage_claim_low(&snapshot->storage))
 		snapshot_low_space(snapshot);
+	snapshot_take_step(ns, BLKSNAP_TAKE_IMAGES, &t);
 	snapshot_unlock();
+	ns[BLKSNAP_TAKE_TOTAL] = ktime_get_ns() - start;
+	blksnap_take_publish(ns);
 	pr_info("snapshot %pUb taken\n", id);
 	return 0;
 

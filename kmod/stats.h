@@ -3,6 +3,7 @@
 #define __BLKSNAP_STATS_H
 
 #include <linux/atomic.h>
+#include <linux/types.h>
 
 /**
  * enum blksnap_stat - kinds of live objects the module counts
@@ -51,6 +52,35 @@ enum blksnap_counter {
 	BLKSNAP_COUNTER_NR,
 };
 
+/**
+ * enum blksnap_take_step - the steps of the last take, each timed
+ * @BLKSNAP_TAKE_PREPARE: allocations (frozen maps, diff areas, images)
+ * @BLKSNAP_TAKE_BDEV_FREEZE: freezing the devices' file systems
+ * @BLKSNAP_TAKE_SWITCH: advancing the CBT maps, publishing the states
+ * @BLKSNAP_TAKE_DRAIN: waiting for the writes under the old states (and
+ *	the RCU grace period that ends them)
+ * @BLKSNAP_TAKE_CBT_FREEZE: copying the CBT maps for the backup
+ * @BLKSNAP_TAKE_THAW: thawing the file systems
+ * @BLKSNAP_TAKE_IMAGES: adding the images, notifications
+ * @BLKSNAP_TAKE_TOTAL: the whole take, from the call to the return
+ * @BLKSNAP_TAKE_NR: number of steps
+ *
+ * Nanoseconds (ktime) of the last take that succeeded, in debugfs
+ * (blksnap/take), one "name value" line each.  The steps do not overlap,
+ * so they sum to at most the total.
+ */
+enum blksnap_take_step {
+	BLKSNAP_TAKE_PREPARE,
+	BLKSNAP_TAKE_BDEV_FREEZE,
+	BLKSNAP_TAKE_SWITCH,
+	BLKSNAP_TAKE_DRAIN,
+	BLKSNAP_TAKE_CBT_FREEZE,
+	BLKSNAP_TAKE_THAW,
+	BLKSNAP_TAKE_IMAGES,
+	BLKSNAP_TAKE_TOTAL,
+	BLKSNAP_TAKE_NR,
+};
+
 extern atomic_long_t blksnap_stats[BLKSNAP_STAT_NR];
 extern atomic_long_t blksnap_counters[BLKSNAP_COUNTER_NR];
 
@@ -69,6 +99,7 @@ static inline void blksnap_stat_sub(enum blksnap_stat stat, long n)
 	atomic_long_sub(n, &blksnap_stats[stat]);
 }
 
+void blksnap_take_publish(const u64 *ns);
 void blksnap_stats_init(void);
 void blksnap_stats_exit(void);
 

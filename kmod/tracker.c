@@ -139,8 +139,8 @@ void tracker_state_destroy(struct tracker_state *state)
  * @state: the new state
  *
  * Writes that pass the filter from now on see @state; the ones that saw
- * the old state may still be running: after an RCU grace period, wait for
- * them with tracker_state_drain().
+ * the old state may still be running: end it with tracker_state_kill(),
+ * then wait for them with tracker_state_drain().
  *
  * Context: tracker_lock() held.
  * Return: the old state.
@@ -154,9 +154,25 @@ struct tracker_state *__tracker_state_swap(struct tracker *tracker,
 }
 
 /**
- * tracker_state_drain() - wait for the writes of a replaced state, free it
- * @state: a state replaced by __tracker_state_swap() at least an RCU grace
- *	period ago, so no new write can take it
+ * tracker_state_kill() - let a replaced state drain
+ * @state: a state replaced by __tracker_state_swap()
+ *
+ * No RCU grace period is needed first: a write that loaded @state (under
+ * rcu_read_lock(), before the swap) takes its reference within that read
+ * section, and the kill's switch of @inflight to atomic mode waits for a
+ * grace period of its own before it counts.  So several states can be
+ * killed at once, and drained in one grace period.
+ *
+ * Context: any.
+ */
+void tracker_state_kill(struct tracker_state *state)
+{
+	percpu_ref_kill(&state->inflight);
+}
+
+/**
+ * tracker_state_drain() - wait for the writes of a killed state, free it
+ * @state: a state ended by tracker_state_kill()
  *
  * Returns when every write that passed the filter under @state has
  * completed (including those deferred for copies, so their copies must
@@ -166,7 +182,6 @@ struct tracker_state *__tracker_state_swap(struct tracker *tracker,
  */
 void tracker_state_drain(struct tracker_state *state)
 {
-	percpu_ref_kill(&state->inflight);
 	wait_for_completion(&state->drained);
 	tracker_state_destroy(state);
 }
@@ -414,6 +429,7 @@ out_unlock:
  */
 int tracker_detach(dev_t dev)
 {
+	struct tracker_state *state;
 	struct tracker *tracker;
 
 	tracker_lock();
@@ -443,7 +459,9 @@ int tracker_detach(dev_t dev)
 	synchronize_rcu();
 	cancel_work_sync(&tracker->resize_work);
 	/* Unreachable now: the writes it holds only end. */
-	tracker_state_drain(rcu_replace_pointer(tracker->state, NULL, true));
+	state = rcu_replace_pointer(tracker->state, NULL, true);
+	tracker_state_kill(state);
+	tracker_state_drain(state);
 	tracker_free(tracker);
 	blksnap_stat_sub(BLKSNAP_STAT_TRACKERS, 1);
 	pr_info("stopped tracking device %u:%u\n", MAJOR(dev), MINOR(dev));

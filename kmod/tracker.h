@@ -25,7 +25,8 @@ struct diff_area;
  * together at the take: the CBT map's number advances first, then the new
  * state is published, so a write that sees the new state marks the new
  * number.  Immutable once published; replaced with __tracker_state_swap(),
- * then waited for with tracker_state_drain().
+ * ended with tracker_state_kill(), then waited for with
+ * tracker_state_drain().
  */
 struct tracker_state {
 	struct percpu_ref inflight;
@@ -72,6 +73,7 @@ struct tracker_state *tracker_state_create(struct diff_area *da);
 void tracker_state_destroy(struct tracker_state *state);
 struct tracker_state *__tracker_state_swap(struct tracker *tracker,
 					   struct tracker_state *state);
+void tracker_state_kill(struct tracker_state *state);
 void tracker_state_drain(struct tracker_state *state);
 sector_t tracker_bio_sector(struct bio *bio);
 

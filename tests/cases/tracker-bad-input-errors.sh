@@ -39,7 +39,7 @@ expect_errno ERANGE - nl attach "$big" 2048
 expect_errno ERANGE - nl attach "$big" 2147483648
 expect_errno E2BIG "block size too small" nl attach "$big" 4096
 info=$(nl attach "$big")
-assert_eq "default block size of a 72 GiB disk" 65536 "$(field block_size "$info")"
+assert_eq "default block size of a 72 GiB disk" 131072 "$(field block_size "$info")"
 nl detach "$big"
 
 step "ranges of mark-dirty"

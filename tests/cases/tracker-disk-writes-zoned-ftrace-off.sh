@@ -7,7 +7,7 @@
 # sector space) and copied for its snapshot (for each partition it crosses,
 # each in a snapshot of its own); "sysctl kernel.ftrace_enabled=0"
 # is refused while the filter is hooked, and writes go on being tracked; a
-# zoned device is refused at attach with EOPNOTSUPP.
+# zoned device is refused at attach with EOPNOTSUPP and a message saying so.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
 COUNTERS=/sys/kernel/debug/blksnap/counters
@@ -85,6 +85,6 @@ step "a zoned device is refused"
 modprobe null_blk nr_devices=1 zoned=1 zone_size=4 gb=1
 [ -b /dev/nullb0 ] || fail "no zoned null_blk device"
 assert_eq "zoned" host-managed "$(cat /sys/block/nullb0/queue/zoned)"
-expect_errno EOPNOTSUPP - nl attach /dev/nullb0
+expect_errno EOPNOTSUPP "zoned devices cannot be tracked" nl attach /dev/nullb0
 rmmod null_blk
 unload_module

@@ -169,13 +169,16 @@ static bool diff_area_needs_copy(struct diff_area *da, struct bio *bio,
 	return false;
 }
 
+/* The mark of the entries of a diff area's chunks that are a struct chunk. */
+#define DIFF_AREA_IN_USE	XA_MARK_0
+
 static void diff_area_free_work(struct work_struct *work)
 {
 	struct diff_area *da = container_of(work, struct diff_area, free_work);
 	struct chunk *chunk;
 	unsigned long index;
 
-	xa_for_each(&da->chunks, index, chunk) {
+	xa_for_each_marked(&da->chunks, index, chunk, DIFF_AREA_IN_USE) {
 		kfree(chunk);
 		blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 	}
@@ -271,17 +274,19 @@ struct diff_area *diff_area_create(struct snapshot *snapshot,
 }
 
 /*
- * The chunk of an index, created in state CHUNK_NEW if absent.  Called and
- * returns with the xa_lock held (interrupts off); may drop it to allocate.
+ * The chunk of an index, created in state CHUNK_NEW if absent; NULL if the
+ * chunk is copied and settled (its entry is a value).  Called and returns
+ * with the xa_lock held (interrupts off); may drop it to allocate.
  */
 static struct chunk *__diff_area_chunk(struct diff_area *da,
 				       unsigned long index)
 {
-	struct chunk *chunk, *old;
+	struct chunk *chunk;
+	void *old;
 
-	chunk = xa_load(&da->chunks, index);
-	if (chunk)
-		return chunk;
+	old = xa_load(&da->chunks, index);
+	if (old)
+		return xa_is_value(old) ? NULL : old;
 
 	xa_unlock_irq(&da->chunks);
 	chunk = kzalloc(sizeof(*chunk), GFP_NOIO);
@@ -295,21 +300,24 @@ static struct chunk *__diff_area_chunk(struct diff_area *da,
 	old = __xa_cmpxchg(&da->chunks, index, NULL, chunk, GFP_NOIO);
 	if (old) {
 		kfree(chunk);
-		return xa_is_err(old) ? ERR_PTR(xa_err(old)) : old;
+		if (xa_is_err(old))
+			return ERR_PTR(xa_err(old));
+		return xa_is_value(old) ? NULL : old;
 	}
+	__xa_set_mark(&da->chunks, index, DIFF_AREA_IN_USE);
 	blksnap_stat_add(BLKSNAP_STAT_CHUNKS, 1);
 	return chunk;
 }
 
-/* Drop a chunk entry that nothing uses any more.  xa_lock held. */
-static void __diff_area_chunk_drop(struct diff_area *da, struct chunk *chunk)
+/*
+ * Where a settled copied chunk is, from its entry (an xarray value).
+ * Any context.
+ */
+static int diff_area_stored(struct diff_area *da, unsigned long index,
+			    void *entry, struct diff_region *region)
 {
-	if (chunk->state != CHUNK_NEW || chunk->readers ||
-	    !bio_list_empty(&chunk->waiting))
-		return;
-	__xa_erase(&da->chunks, chunk->index);
-	kfree(chunk);
-	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
+	return diff_storage_region(&da->snapshot->storage, xa_to_value(entry),
+				   diff_area_chunk_sectors(da, index), region);
 }
 
 /* Consider the pending bios, once copies may run.  pending_lock held. */
@@ -357,22 +365,42 @@ void diff_area_open(struct diff_area *da)
 }
 
 /*
- * A copied chunk with no image reader left: writes pass from now on, and
- * the waiting ones go back to be considered.  xa_lock held; the waiting
- * bios are moved to @release for the caller to requeue after unlocking.
+ * After a change of a chunk's state or readers.  A copied chunk with no
+ * image reader of the original left is settled: writes pass from now on,
+ * the waiting ones go back to be considered, and the struct gives way to
+ * the chunk's place in the storage (an xarray value, so that a copied
+ * chunk costs its slot in the xarray and nothing more until destroy).  A
+ * new chunk that nothing uses any more is dropped; a failed one stays.
+ * xa_lock held; the waiting bios are moved to @release for the caller to
+ * requeue after unlocking; @chunk may be freed.
  */
-static void __diff_area_chunk_settled(struct diff_area *da,
-				      struct chunk *chunk,
-				      struct bio_list *release)
+static void __diff_area_chunk_update(struct diff_area *da,
+				     struct chunk *chunk,
+				     struct bio_list *release)
 {
-	if (chunk->state == CHUNK_NEW || chunk->state == CHUNK_COPYING ||
-	    chunk->readers)
+	unsigned long index = chunk->index;
+	void *old;
+
+	if (chunk->state == CHUNK_COPYING || chunk->readers)
 		return;
-	if (chunk->state == CHUNK_COPIED)
-		set_bit(chunk->index % DIFF_AREA_BITS_PER_PAGE,
-			da->copied[chunk->index / DIFF_AREA_BITS_PER_PAGE]);
 	bio_list_merge(release, &chunk->waiting);
 	bio_list_init(&chunk->waiting);
+	if (chunk->state == CHUNK_FAILED)
+		return;
+	if (chunk->state == CHUNK_COPIED) {
+		set_bit(index % DIFF_AREA_BITS_PER_PAGE,
+			da->copied[index / DIFF_AREA_BITS_PER_PAGE]);
+		/* Replaces an entry: needs no memory, cannot fail. */
+		old = __xa_store(&da->chunks, index,
+				 xa_mk_value(diff_region_pos(&chunk->region)),
+				 GFP_ATOMIC);
+		WARN_ON_ONCE(old != chunk);
+		__xa_clear_mark(&da->chunks, index, DIFF_AREA_IN_USE);
+	} else {
+		__xa_erase(&da->chunks, index);
+	}
+	kfree(chunk);
+	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 }
 
 static void diff_area_copy_work(struct work_struct *work)
@@ -421,7 +449,8 @@ static void diff_area_copy_work(struct work_struct *work)
 		chunk->state = CHUNK_COPIED;
 		blksnap_count(BLKSNAP_COUNTER_CHUNKS_COPIED);
 	}
-	__diff_area_chunk_settled(da, chunk, &release);
+	/* The chunk (and this work item in it) may be freed here. */
+	__diff_area_chunk_update(da, chunk, &release);
 	xa_unlock_irq(&da->chunks);
 
 	wake_up_all(&da->wq);
@@ -462,13 +491,14 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 			snapshot_set_error(da->snapshot, da, PTR_ERR(chunk));
 			goto submit;
 		}
-		if (chunk->state == CHUNK_NEW)
+		if (chunk && chunk->state == CHUNK_NEW)
 			__diff_area_start_copy(da, chunk);
 	}
 	/* Wait on the first that is not settled (the lock was not dropped). */
 	for (index = first; index <= last; index++) {
 		chunk = xa_load(&da->chunks, index);
-		if (chunk && (chunk->state == CHUNK_COPYING || chunk->readers)) {
+		if (chunk && !xa_is_value(chunk) &&
+		    (chunk->state == CHUNK_COPYING || chunk->readers)) {
 			bio_list_add(&chunk->waiting, bio);
 			xa_unlock_irq(&da->chunks);
 			return;
@@ -585,7 +615,7 @@ static void diff_area_release_waiting(struct diff_area *da)
 	da->open = true;
 	spin_unlock_irqrestore(&da->pending_lock, flags);
 	xa_lock_irq(&da->chunks);
-	xa_for_each(&da->chunks, index, chunk) {
+	xa_for_each_marked(&da->chunks, index, chunk, DIFF_AREA_IN_USE) {
 		bio_list_merge(&release, &chunk->waiting);
 		bio_list_init(&chunk->waiting);
 	}
@@ -654,10 +684,20 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 	struct bio_list release = BIO_EMPTY_LIST;
 	struct diff_region region;
 	struct chunk *chunk;
+	void *entry;
 	int ret;
 
 	xa_lock_irq(&da->chunks);
-	chunk = __diff_area_chunk(da, index);
+	entry = xa_load(&da->chunks, index);
+	chunk = xa_is_value(entry) ? NULL : __diff_area_chunk(da, index);
+	if (!chunk) {
+		/* Settled, maybe while the lock was dropped: look again. */
+		entry = xa_load(&da->chunks, index);
+		xa_unlock_irq(&da->chunks);
+		ret = diff_area_stored(da, index, entry, &region);
+		return ret ?: diff_region_io(&region, REQ_OP_READ, buf, offset,
+					     count);
+	}
 	if (IS_ERR(chunk) || chunk->state == CHUNK_FAILED) {
 		xa_unlock_irq(&da->chunks);
 		return IS_ERR(chunk) ? PTR_ERR(chunk) : -EIO;
@@ -677,16 +717,25 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 
 	xa_lock_irq(&da->chunks);
 	chunk->readers--;
-	__diff_area_chunk_settled(da, chunk, &release);
-	__diff_area_chunk_drop(da, chunk);
+	__diff_area_chunk_update(da, chunk, &release);
 	xa_unlock_irq(&da->chunks);
 	diff_area_requeue(da, &release);
 	return ret;
 }
 
-static bool diff_area_copy_done(struct diff_area *da, struct chunk *chunk)
+/* The chunk's copy is over (or copy-on-write is). */
+static bool diff_area_copy_done(struct diff_area *da, unsigned long index)
 {
-	return READ_ONCE(chunk->state) != CHUNK_COPYING || diff_area_passes(da);
+	struct chunk *chunk;
+	bool done;
+
+	if (diff_area_passes(da))
+		return true;
+	xa_lock_irq(&da->chunks);
+	chunk = xa_load(&da->chunks, index);
+	done = !chunk || xa_is_value(chunk) || chunk->state != CHUNK_COPYING;
+	xa_unlock_irq(&da->chunks);
+	return done;
 }
 
 /* Write part of a chunk of the image: copy the chunk first, then store. */
@@ -695,6 +744,7 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 {
 	struct diff_region region;
 	struct chunk *chunk;
+	void *entry;
 	int ret;
 
 	for (;;) {
@@ -702,12 +752,23 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 			return -EIO;
 		xa_lock_irq(&da->chunks);
 		chunk = __diff_area_chunk(da, index);
+		if (!chunk) {
+			entry = xa_load(&da->chunks, index);
+			xa_unlock_irq(&da->chunks);
+			ret = diff_area_stored(da, index, entry, &region);
+			if (ret)
+				return ret;
+			break;
+		}
 		if (IS_ERR(chunk)) {
 			xa_unlock_irq(&da->chunks);
 			return PTR_ERR(chunk);
 		}
-		if (chunk->state == CHUNK_COPIED)
+		if (chunk->state == CHUNK_COPIED) {
+			region = chunk->region;
+			xa_unlock_irq(&da->chunks);
 			break;
+		}
 		if (chunk->state == CHUNK_FAILED) {
 			xa_unlock_irq(&da->chunks);
 			return -EIO;
@@ -715,11 +776,8 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 		if (chunk->state == CHUNK_NEW)
 			__diff_area_start_copy(da, chunk);
 		xa_unlock_irq(&da->chunks);
-		/* A chunk that is not new is never dropped: safe to wait on. */
-		wait_event(da->wq, diff_area_copy_done(da, chunk));
+		wait_event(da->wq, diff_area_copy_done(da, index));
 	}
-	region = chunk->region;
-	xa_unlock_irq(&da->chunks);
 
 	ret = diff_region_io(&region, REQ_OP_WRITE, buf, offset, count);
 	if (!ret)

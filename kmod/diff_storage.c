@@ -47,6 +47,7 @@ void diff_storage_init(struct diff_storage *ds, sector_t low_free)
 	ds->used = 0;
 	ds->low_free = low_free;
 	ds->low_notified = false;
+	mt_init_flags(&ds->map, MT_FLAGS_USE_RCU);
 }
 
 /**
@@ -97,6 +98,9 @@ struct diff_storage_range *diff_storage_range_bdev(dev_t dev, sector_t start,
  * @file: the file; the range takes over this reference
  * @limit: the largest size in sectors the module may grow it to
  *
+ * A limit beyond what the storage's linear space can hold
+ * (DIFF_STORAGE_POS_MAX / 4 sectors, 512 PiB) is cut to it.
+ *
  * Context: process context, may sleep.
  * Return: the range, or ERR_PTR(-ENOMEM) (the file reference is then
  * dropped).
@@ -114,7 +118,7 @@ struct diff_storage_range *diff_storage_range_file(struct file *file,
 	INIT_LIST_HEAD(&range->link);
 	INIT_LIST_HEAD(&range->all_link);
 	range->file = file;
-	range->count = limit;
+	range->count = min_t(sector_t, limit, DIFF_STORAGE_POS_MAX / 4);
 	blksnap_stat_add(BLKSNAP_STAT_STORAGE_RANGES, 1);
 	return range;
 }
@@ -160,16 +164,21 @@ static bool diff_storage_overlap(const struct diff_storage_range *a,
  * a range of a partition and one of its disk that share sectors overlap.
  * Free space may still be low afterwards: diff_storage_claim_low() tells.
  *
+ * Each range gets its place in the storage's linear space, after the
+ * ranges appended before.
+ *
  * Context: process context, may sleep.
  * Return: 0, or -EBUSY if a block range overlaps another one of this
- * request or of any snapshot; then nothing was added.
+ * request or of any snapshot, -EFBIG if the ranges do not fit in the
+ * linear space, -ENOMEM; then nothing was added.
  */
 int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
 			int *bad)
 {
 	struct diff_storage_range *range, *other;
-	sector_t added = 0;
+	sector_t added = 0, pos;
 	unsigned long flags;
+	int ret;
 
 	*bad = -1;
 	mutex_lock(&diff_storage_all_lock);
@@ -185,6 +194,19 @@ int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
 			if (!other->file && diff_storage_overlap(range, other))
 				goto busy;
 	}
+	/* Appends are serialised by diff_storage_all_lock: @total is stable. */
+	pos = ds->total;
+	list_for_each_entry(range, ranges, link) {
+		ret = -EFBIG;
+		if (range->count > DIFF_STORAGE_POS_MAX - pos)
+			goto unmap;
+		range->pos = pos;
+		ret = mtree_store_range(&ds->map, pos, pos + range->count - 1,
+					range, GFP_KERNEL);
+		if (ret)
+			goto unmap;
+		pos += range->count;
+	}
 	list_for_each_entry(range, ranges, link) {
 		if (!range->file)
 			list_add_tail(&range->all_link, &diff_storage_all);
@@ -199,6 +221,15 @@ int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
 	spin_unlock_irqrestore(&ds->lock, flags);
 	return 0;
 
+unmap:
+	*bad = -1;
+	list_for_each_entry(other, ranges, link) {
+		if (other == range)
+			break;
+		mtree_erase(&ds->map, other->pos);
+	}
+	mutex_unlock(&diff_storage_all_lock);
+	return ret;
 busy:
 	mutex_unlock(&diff_storage_all_lock);
 	return -EBUSY;
@@ -323,6 +354,7 @@ void diff_storage_free(struct diff_storage *ds)
 		list_del(&range->link);
 		diff_storage_range_free(range);
 	}
+	mtree_destroy(&ds->map);
 	ds->total = 0;
 	ds->used = 0;
 }
@@ -383,6 +415,45 @@ int diff_storage_alloc(struct diff_storage *ds, sector_t count,
 out:
 	spin_unlock_irqrestore(&ds->lock, flags);
 	return ret;
+}
+
+/**
+ * diff_region_pos() - a stored chunk as one number
+ * @region: a region handed out by diff_storage_alloc()
+ *
+ * Context: any.
+ * Return: its first sector in the storage's linear space, less than
+ * DIFF_STORAGE_POS_MAX (so it fits an xarray value).
+ */
+unsigned long diff_region_pos(const struct diff_region *region)
+{
+	struct diff_storage_range *range = region->range;
+
+	return range->pos + (region->sector - range->start);
+}
+
+/**
+ * diff_storage_region() - a stored chunk back from its number
+ * @ds: the storage
+ * @pos: what diff_region_pos() gave for the chunk's region
+ * @count: the chunk's length in sectors
+ * @region: filled with the region
+ *
+ * Context: any.
+ * Return: 0, or -EIO if no range holds @pos (never for a number given by
+ * diff_region_pos() for this storage).
+ */
+int diff_storage_region(struct diff_storage *ds, unsigned long pos,
+			sector_t count, struct diff_region *region)
+{
+	struct diff_storage_range *range = mtree_load(&ds->map, pos);
+
+	if (WARN_ON_ONCE(!range))
+		return -EIO;
+	region->range = range;
+	region->sector = range->start + (pos - range->pos);
+	region->count = count;
+	return 0;
 }
 
 /**

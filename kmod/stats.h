@@ -11,7 +11,7 @@
  * @BLKSNAP_STAT_CBT_MAP_BYTES: bytes held by the CBT maps' tables
  * @BLKSNAP_STAT_SNAPSHOTS: snapshots, from create until freed
  * @BLKSNAP_STAT_DIFF_AREAS: per-device copy-on-write tables
- * @BLKSNAP_STAT_CHUNKS: chunk entries (copied or in use)
+ * @BLKSNAP_STAT_CHUNKS: chunks in use (being copied, read, waited for, failed)
  * @BLKSNAP_STAT_STORAGE_RANGES: ranges of difference storage
  * @BLKSNAP_STAT_IMAGES: snapshot image block devices
  * @BLKSNAP_STAT_BUFFERS: copy buffers allocated

@@ -17,6 +17,7 @@
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/vmalloc.h>
@@ -118,6 +119,7 @@ struct diff_storage_range *diff_storage_range_file(struct file *file,
 	INIT_LIST_HEAD(&range->link);
 	INIT_LIST_HEAD(&range->all_link);
 	range->file = file;
+	range->wb_err = filemap_sample_wb_err(file->f_mapping);
 	range->count = min_t(sector_t, limit, DIFF_STORAGE_POS_MAX / 4);
 	blksnap_stat_add(BLKSNAP_STAT_STORAGE_RANGES, 1);
 	return range;
@@ -511,7 +513,8 @@ static struct page *diff_io_page(void *addr)
 /**
  * diff_io_bdev() - synchronous I/O between a buffer and a block device
  * @bdev: the device
- * @op: REQ_OP_READ, or REQ_OP_WRITE (sent with FUA: durable on return)
+ * @op: REQ_OP_READ, or REQ_OP_WRITE (complete, not durable, on return:
+ *	see diff_region_io())
  * @sector: first sector on the device
  * @buf: the buffer (kmalloc or vmalloc memory, page aligned)
  * @count: number of sectors
@@ -531,7 +534,7 @@ int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
 	int ret = 0;
 
 	if (op == REQ_OP_WRITE)
-		opf |= REQ_SYNC | REQ_FUA;
+		opf |= REQ_SYNC;
 	/* One bio holds BIO_MAX_VECS pages; a larger chunk takes several. */
 	for (done = 0; !ret && done < len; done = off) {
 		DECLARE_COMPLETION_ONSTACK(wait);
@@ -559,13 +562,21 @@ int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
 	return ret;
 }
 
-static int diff_io_file(struct file *file, enum req_op op, loff_t pos,
-			void *buf, size_t len)
+static int diff_io_file(struct diff_storage_range *range, enum req_op op,
+			loff_t pos, void *buf, size_t len)
 {
 	struct kvec kvec = { .iov_base = buf, .iov_len = len };
+	struct file *file = range->file;
 	struct iov_iter iter;
 	ssize_t done;
 
+	/*
+	 * Copies stay in the page cache until written back: a writeback
+	 * that failed may have lost one, so the storage is no longer
+	 * trusted (the snapshot is corrupted).
+	 */
+	if (filemap_check_wb_err(file->f_mapping, range->wb_err))
+		return -EIO;
 	if (op == REQ_OP_READ) {
 		done = kernel_read(file, buf, len, &pos);
 		/* Never written: a hole past the end reads as zeros. */
@@ -574,7 +585,7 @@ static int diff_io_file(struct file *file, enum req_op op, loff_t pos,
 		return done < 0 ? done : 0;
 	}
 	iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, len);
-	done = blksnap_vfs_iter_write(file, &iter, &pos, RWF_DSYNC);
+	done = blksnap_vfs_iter_write(file, &iter, &pos, 0);
 	if (done < 0)
 		return done;
 	return done == len ? 0 : -EIO;
@@ -583,13 +594,22 @@ static int diff_io_file(struct file *file, enum req_op op, loff_t pos,
 /**
  * diff_region_io() - synchronous I/O between a buffer and a stored chunk
  * @region: the chunk's place in the storage
- * @op: REQ_OP_READ or REQ_OP_WRITE (durable on return)
+ * @op: REQ_OP_READ or REQ_OP_WRITE
  * @buf: the buffer
  * @offset: first sector within the region
  * @count: number of sectors
  *
+ * A write is complete on return: a read of the region gets its data
+ * (from the device, its cache, or the file's page cache).  It is not
+ * durable (no FUA, no RWF_DSYNC), and need not be: the snapshot does not
+ * survive a reboot, so the copy only has to be readable before the write
+ * to the original that waited for it goes down.  For the same reason a
+ * flush (REQ_PREFLUSH) of the original needs nothing from the storage:
+ * after a crash the copies it could make durable belong to no snapshot.
+ *
  * Context: process context, may sleep; the caller runs in a NOIO scope.
- * Return: 0 or a negative errno.
+ * Return: 0 or a negative errno (-EIO for a file whose writeback failed
+ * since it was appended).
  */
 int diff_region_io(const struct diff_region *region, enum req_op op,
 		   void *buf, sector_t offset, sector_t count)
@@ -598,7 +618,7 @@ int diff_region_io(const struct diff_region *region, enum req_op op,
 	sector_t sector = region->sector + offset;
 
 	if (range->file)
-		return diff_io_file(range->file, op, (loff_t)sector << SECTOR_SHIFT,
+		return diff_io_file(range, op, (loff_t)sector << SECTOR_SHIFT,
 				    buf, count << SECTOR_SHIFT);
 	return diff_io_bdev(range->bdev.bdev, op, sector, buf, count);
 }

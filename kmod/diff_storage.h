@@ -3,6 +3,7 @@
 #define __BLKSNAP_DIFF_STORAGE_H
 
 #include <linux/blk_types.h>
+#include <linux/errseq.h>
 #include <linux/list.h>
 #include <linux/maple_tree.h>
 #include <linux/spinlock.h>
@@ -22,6 +23,7 @@ struct file;
  * @count: sectors in the range; for a file, its size limit
  * @disk_start: @start in the sector space of the whole disk (for the
  *	overlap checks: a partition and its disk share sectors)
+ * @wb_err: for a file, its writeback error state when the range was made
  * @pos: where the range begins in the storage's linear space (the ranges
  *	of a storage one after the other, in the order appended); set by
  *	diff_storage_append()
@@ -33,6 +35,7 @@ struct diff_storage_range {
 	struct list_head all_link;
 	struct blksnap_bdev bdev;
 	struct file *file;
+	errseq_t wb_err;
 	dev_t dev;
 	sector_t start;
 	sector_t count;

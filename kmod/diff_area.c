@@ -21,6 +21,7 @@
 #include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include "cbt_map.h"
@@ -34,10 +35,10 @@ module_param_named(cow_max_pending, cow_max_pending, uint, 0444);
 MODULE_PARM_DESC(cow_max_pending,
 		 "Writes of one device that may wait for copies before writers are throttled (default 256)");
 
-static unsigned int cow_max_copies = 8;
+static unsigned int cow_max_copies = 16;
 module_param_named(cow_max_copies, cow_max_copies, uint, 0444);
 MODULE_PARM_DESC(cow_max_copies,
-		 "Chunk copies running at once, each with a chunk-sized buffer (default 8)");
+		 "Copies running at once, each of up to 1 MiB of consecutive chunks (default 16)");
 
 /**
  * diff_area_init() - check the parameters
@@ -403,54 +404,126 @@ static void __diff_area_chunk_update(struct diff_area *da,
 	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 }
 
-static void diff_area_copy_work(struct work_struct *work)
+/* A copy reads and writes at most this much at once, in one buffer. */
+#define DIFF_AREA_BATCH_BYTES	SZ_1M
+#define DIFF_AREA_BATCH_MAX	16
+
+/* Chunks one copy takes at most: 1 MiB of them, 16 at most, 1 at least. */
+static unsigned int diff_area_batch_max(struct diff_area *da)
 {
-	struct chunk *chunk = container_of(work, struct chunk, work);
-	struct diff_area *da = chunk->da;
+	unsigned int shift = da->chunk_shift + SECTOR_SHIFT;
+
+	if (shift >= ilog2(DIFF_AREA_BATCH_BYTES))
+		return 1;
+	return min_t(unsigned int, DIFF_AREA_BATCH_MAX,
+		     DIFF_AREA_BATCH_BYTES >> shift);
+}
+
+/*
+ * Copy @n consecutive chunks (@chunks, in CHUNK_COPYING) with @buf, big
+ * enough for them: one read of the original, then the fewest writes that
+ * storage contiguity allows.  Each chunk's region is set.  Process
+ * context, NOIO scope.
+ */
+static int diff_area_copy_chunks(struct diff_area *da, struct chunk **chunks,
+				 unsigned int n, void *buf, bool *low)
+{
 	struct snapshot *snapshot = da->snapshot;
-	sector_t count = diff_area_chunk_sectors(da, chunk->index);
-	struct bio_list release = BIO_EMPTY_LIST;
-	struct diff_region region;
-	unsigned int noio;
-	bool low = false;
-	void *buf;
+	sector_t unit = 1ULL << da->chunk_shift;
+	unsigned long first = chunks[0]->index;
+	sector_t count = 0, off, done, len;
+	struct diff_region piece;
+	unsigned int i;
+	bool piece_low;
 	int ret;
 
+	for (i = 0; i < n; i++) {
+		ret = diff_area_copied_prepare(da, first + i);
+		if (ret)
+			return ret;
+		count += diff_area_chunk_sectors(da, first + i);
+	}
+	ret = diff_io_bdev(da->orig, REQ_OP_READ, (sector_t)first << da->chunk_shift,
+			   buf, count);
+	for (i = 0, off = 0; !ret && off < count; off += piece.count) {
+		ret = diff_storage_alloc(&snapshot->storage, count - off, unit,
+					 &piece, &piece_low);
+		*low |= piece_low;
+		if (!ret)
+			ret = diff_region_io(&piece, REQ_OP_WRITE,
+					     buf + (off << SECTOR_SHIFT), 0,
+					     piece.count);
+		for (done = 0; !ret && done < piece.count; done += len, i++) {
+			len = diff_area_chunk_sectors(da, first + i);
+			chunks[i]->region = piece;
+			chunks[i]->region.sector += done;
+			chunks[i]->region.count = len;
+		}
+	}
+	return ret;
+}
+
+/*
+ * The copy of a run of chunks, queued for the first of them: the chunks
+ * that a write (or an image write) needs, in CHUNK_COPYING, up to
+ * diff_area_batch_max() of them.
+ */
+static void diff_area_copy_work(struct work_struct *work)
+{
+	struct chunk *leader = container_of(work, struct chunk, work);
+	struct diff_area *da = leader->da;
+	struct snapshot *snapshot = da->snapshot;
+	struct chunk *chunks[DIFF_AREA_BATCH_MAX];
+	struct bio_list release = BIO_EMPTY_LIST;
+	unsigned long first = leader->index;
+	unsigned int n = leader->batch, i;
+	unsigned int noio;
+	bool low = false;
+	void *buf = NULL;
+	int ret;
+
+	/* Chunks being copied are never freed: the pointers stay good. */
+	xa_lock_irq(&da->chunks);
+	for (i = 0; i < n; i++)
+		chunks[i] = xa_load(&da->chunks, first + i);
+	xa_unlock_irq(&da->chunks);
+
 	noio = memalloc_noio_save();
-	buf = snapshot_buffer_alloc(snapshot);
 	ret = diff_area_passes(da) ? -ESHUTDOWN : 0;
-	if (!ret)
-		ret = diff_io_bdev(da->orig, REQ_OP_READ,
-				   (sector_t)chunk->index << da->chunk_shift,
-				   buf, count);
-	if (!ret)
-		ret = diff_area_copied_prepare(da, chunk->index);
-	if (!ret)
-		ret = diff_storage_alloc(&snapshot->storage, count, &region,
-					 &low);
-	if (!ret)
-		ret = diff_region_io(&region, REQ_OP_WRITE, buf, 0, count);
-	snapshot_buffer_free(snapshot, buf);
+	if (!ret && n > 1)
+		buf = kvmalloc((size_t)n << (da->chunk_shift + SECTOR_SHIFT),
+			       GFP_NOIO | __GFP_NOWARN);
+	if (!ret && buf) {
+		ret = diff_area_copy_chunks(da, chunks, n, buf, &low);
+		kvfree(buf);
+	} else if (!ret) {
+		/* One chunk, or no memory for more: one by one, reserved. */
+		buf = snapshot_buffer_alloc(snapshot);
+		for (i = 0; !ret && i < n; i++)
+			ret = diff_area_copy_chunks(da, chunks + i, 1, buf, &low);
+		snapshot_buffer_free(snapshot, buf);
+	}
 	memalloc_noio_restore(noio);
 
 	if (low)
 		snapshot_low_space(snapshot);
 	if (ret && !diff_area_passes(da)) {
-		pr_err_ratelimited("cannot copy chunk %lu: %d\n",
-				   chunk->index, ret);
+		pr_err_ratelimited("cannot copy chunks %lu-%lu: %d\n",
+				   first, first + n - 1, ret);
 		snapshot_set_error(snapshot, da, ret);
 	}
 
 	xa_lock_irq(&da->chunks);
-	if (ret) {
-		chunk->state = CHUNK_FAILED;
-	} else {
-		chunk->region = region;
-		chunk->state = CHUNK_COPIED;
-		blksnap_count(BLKSNAP_COUNTER_CHUNKS_COPIED);
+	for (i = 0; i < n; i++) {
+		if (ret) {
+			chunks[i]->state = CHUNK_FAILED;
+		} else {
+			chunks[i]->state = CHUNK_COPIED;
+			blksnap_count(BLKSNAP_COUNTER_CHUNKS_COPIED);
+		}
+		/* The chunk (this work item in the first) may be freed. */
+		__diff_area_chunk_update(da, chunks[i], &release);
 	}
-	/* The chunk (and this work item in it) may be freed here. */
-	__diff_area_chunk_update(da, chunk, &release);
 	xa_unlock_irq(&da->chunks);
 
 	wake_up_all(&da->wq);
@@ -458,13 +531,20 @@ static void diff_area_copy_work(struct work_struct *work)
 	diff_area_put(da);
 }
 
-/* Start the copy of a chunk in CHUNK_NEW.  xa_lock held. */
+/* Queue the copy of a run of chunks from @leader.  xa_lock held. */
+static void __diff_area_queue_copy(struct diff_area *da, struct chunk *leader)
+{
+	INIT_WORK(&leader->work, diff_area_copy_work);
+	diff_area_get(da);
+	queue_work(da->snapshot->cow_wq, &leader->work);
+}
+
+/* Start the copy of one chunk in CHUNK_NEW.  xa_lock held. */
 static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
 {
 	chunk->state = CHUNK_COPYING;
-	INIT_WORK(&chunk->work, diff_area_copy_work);
-	diff_area_get(da);
-	queue_work(da->snapshot->cow_wq, &chunk->work);
+	chunk->batch = 1;
+	__diff_area_queue_copy(da, chunk);
 }
 
 /*
@@ -474,26 +554,48 @@ static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
  */
 static void diff_area_consider(struct diff_area *da, struct bio *bio)
 {
+	unsigned int batch_max = diff_area_batch_max(da);
+	struct chunk *chunk, *leader = NULL;
 	unsigned long index, first, last;
-	struct chunk *chunk;
 
 	if (!diff_area_needs_copy(da, bio, &first, &last))
 		goto submit;
 
 	xa_lock_irq(&da->chunks);
-	/* Start the copy of every chunk the write needs, so they overlap. */
+	/*
+	 * Start the copy of every chunk the write needs, consecutive ones
+	 * together (one read, writes to contiguous storage), the runs in
+	 * parallel.
+	 */
 	for (index = first; index <= last; index++) {
-		if (diff_area_copied(da, index))
-			continue;
-		chunk = __diff_area_chunk(da, index);
+		chunk = NULL;
+		if (!diff_area_copied(da, index))
+			chunk = __diff_area_chunk(da, index);
 		if (IS_ERR(chunk)) {
+			if (leader)
+				__diff_area_queue_copy(da, leader);
 			xa_unlock_irq(&da->chunks);
 			snapshot_set_error(da->snapshot, da, PTR_ERR(chunk));
 			goto submit;
 		}
-		if (chunk && chunk->state == CHUNK_NEW)
-			__diff_area_start_copy(da, chunk);
+		if (!chunk || chunk->state != CHUNK_NEW) {
+			if (leader)
+				__diff_area_queue_copy(da, leader);
+			leader = NULL;
+			continue;
+		}
+		chunk->state = CHUNK_COPYING;
+		if (leader && leader->batch < batch_max) {
+			leader->batch++;
+			continue;
+		}
+		if (leader)
+			__diff_area_queue_copy(da, leader);
+		leader = chunk;
+		leader->batch = 1;
 	}
+	if (leader)
+		__diff_area_queue_copy(da, leader);
 	/* Wait on the first that is not settled (the lock was not dropped). */
 	for (index = first; index <= last; index++) {
 		chunk = xa_load(&da->chunks, index);
@@ -521,6 +623,7 @@ static void diff_area_pending_work(struct work_struct *work)
 {
 	struct diff_area *da = container_of(work, struct diff_area,
 					    pending_work);
+	struct blk_plug plug;
 	struct bio_list bios;
 	unsigned long flags;
 	struct bio *bio;
@@ -530,8 +633,11 @@ static void diff_area_pending_work(struct work_struct *work)
 	bio_list_init(&da->pending);
 	spin_unlock_irqrestore(&da->pending_lock, flags);
 
+	/* The writes released together go down together. */
+	blk_start_plug(&plug);
 	while ((bio = bio_list_pop(&bios)))
 		diff_area_consider(da, bio);
+	blk_finish_plug(&plug);
 	diff_area_put(da);
 }
 

@@ -41,7 +41,10 @@ enum chunk_state {
  * @waiting: writes to the original waiting for the copy.  Protected
  *	likewise.
  * @region: where the copy is; immutable once @state is CHUNK_COPIED
- * @work: the copy, on the copy workqueue
+ * @batch: for the first chunk of a run being copied together, the
+ *	number of chunks in the run
+ * @work: the copy of the run that begins at this chunk, on the copy
+ *	workqueue
  */
 struct chunk {
 	struct diff_area *da;
@@ -50,6 +53,7 @@ struct chunk {
 	unsigned int readers;
 	struct bio_list waiting;
 	struct diff_region region;
+	unsigned int batch;
 	struct work_struct work;
 };
 

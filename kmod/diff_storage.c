@@ -362,22 +362,25 @@ void diff_storage_free(struct diff_storage *ds)
 }
 
 /**
- * diff_storage_alloc() - hand out space for one chunk
+ * diff_storage_alloc() - hand out contiguous space for chunks
  * @ds: the storage
- * @count: sectors wanted; not more than the smallest range
- * @region: filled with where the space is
+ * @count: sectors wanted
+ * @unit: sectors of a chunk; not more than the smallest range
+ * @region: filled with where the space is: all of @count if the current
+ *	range holds it, else as many whole units of it as it holds
  * @low: set when free space just fell under the threshold (once per
  *	append: the caller asks for more)
  *
- * The rest of a range too short for @count is skipped.
+ * The rest of a range too short for min(@count, @unit) is skipped.
  *
  * Context: any, does not sleep.
  * Return: 0 or -ENOSPC.
  */
 int diff_storage_alloc(struct diff_storage *ds, sector_t count,
-		       struct diff_region *region, bool *low)
+		       sector_t unit, struct diff_region *region, bool *low)
 {
 	struct diff_storage_range *range;
+	sector_t least = min(count, unit), room;
 	unsigned long flags;
 	int ret = 0;
 
@@ -394,17 +397,20 @@ int diff_storage_alloc(struct diff_storage *ds, sector_t count,
 	 * behind counts as used.  The last range stays current when it is
 	 * full, so that an append later continues after it.
 	 */
-	while (range && range->count - ds->cur_used < count &&
+	while (range && range->count - ds->cur_used < least &&
 	       !list_is_last(&range->link, &ds->ranges)) {
 		ds->used += range->count - ds->cur_used;
 		range = list_next_entry(range, link);
 		ds->cur_used = 0;
 	}
 	ds->cur = range;
-	if (!range || range->count - ds->cur_used < count) {
+	if (!range || range->count - ds->cur_used < least) {
 		ret = -ENOSPC;
 		goto out;
 	}
+	room = range->count - ds->cur_used;
+	if (room < count)
+		count = round_down(room, unit);
 	region->range = range;
 	region->sector = range->start + ds->cur_used;
 	region->count = count;

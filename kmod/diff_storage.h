@@ -111,7 +111,7 @@ int diff_storage_walk_file(struct file *file, diff_storage_visit_fn visit,
 			   void *data, dev_t *where);
 bool diff_storage_claim_low(struct diff_storage *ds);
 int diff_storage_alloc(struct diff_storage *ds, sector_t count,
-		       struct diff_region *region, bool *low);
+		       sector_t unit, struct diff_region *region, bool *low);
 void diff_storage_usage(struct diff_storage *ds, sector_t *total,
 			sector_t *used);
 unsigned long diff_region_pos(const struct diff_region *region);

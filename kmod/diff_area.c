@@ -671,7 +671,13 @@ static bool diff_area_may_throttle(void)
  *
  * Writes that touch only copied chunks pass.  Others are deferred until
  * the chunks are copied; a REQ_NOWAIT write that would have to wait ends
- * with -EAGAIN instead.  A submitter that may sleep is throttled while too
+ * with -EAGAIN instead.  A discard that touches a chunk not copied ends
+ * at once, successfully, without going down: it only says that the data
+ * is no longer wanted (a read after it may return anything), so the
+ * original may keep it, and copying free space into the storage because
+ * of fstrim would waste it.  It is marked in the CBT maps all the same.
+ * Write-zeroes and secure erase change what reads return: they are
+ * copied for like writes.  A submitter that may sleep is throttled while too
  * many writes of the device wait, unless it is inside another submission
  * or is one of the module's workers (see diff_area_may_throttle()).
  *
@@ -687,6 +693,11 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 	if (!diff_area_needs_copy(da, bio, &first, &last))
 		return false;
 
+	if (bio_op(bio) == REQ_OP_DISCARD) {
+		blksnap_count(BLKSNAP_COUNTER_DISCARDS_KEPT);
+		bio_endio(bio);
+		return true;
+	}
 	if (bio->bi_opf & REQ_NOWAIT) {
 		blksnap_count(BLKSNAP_COUNTER_NOWAIT_REFUSED);
 		bio_wouldblock_error(bio);

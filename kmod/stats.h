@@ -40,6 +40,8 @@ enum blksnap_stat {
  * @BLKSNAP_COUNTER_THROTTLED: writers that waited for copies to catch up
  * @BLKSNAP_COUNTER_NOWAIT_REFUSED: REQ_NOWAIT writes ended with -EAGAIN
  * @BLKSNAP_COUNTER_CHUNKS_COPIED: chunks copied to difference storage
+ * @BLKSNAP_COUNTER_DISCARDS_KEPT: discards of chunks not copied, ended
+ *	without going down (the original keeps the data)
  * @BLKSNAP_COUNTER_NR: number of counters
  *
  * Exposed in debugfs (blksnap/counters); they only grow.
@@ -48,6 +50,7 @@ enum blksnap_counter {
 	BLKSNAP_COUNTER_THROTTLED,
 	BLKSNAP_COUNTER_NOWAIT_REFUSED,
 	BLKSNAP_COUNTER_CHUNKS_COPIED,
+	BLKSNAP_COUNTER_DISCARDS_KEPT,
 	BLKSNAP_COUNTER_NR,
 };
 

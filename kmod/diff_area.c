@@ -21,6 +21,7 @@
 #include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include "cbt_map.h"
@@ -34,10 +35,10 @@ module_param_named(cow_max_pending, cow_max_pending, uint, 0444);
 MODULE_PARM_DESC(cow_max_pending,
 		 "Writes of one device that may wait for copies before writers are throttled (default 256)");
 
-static unsigned int cow_max_copies = 8;
+static unsigned int cow_max_copies = 16;
 module_param_named(cow_max_copies, cow_max_copies, uint, 0444);
 MODULE_PARM_DESC(cow_max_copies,
-		 "Chunk copies running at once, each with a chunk-sized buffer (default 8)");
+		 "Copies running at once, each of up to 1 MiB of consecutive chunks (default 16)");
 
 /**
  * diff_area_init() - check the parameters
@@ -169,13 +170,16 @@ static bool diff_area_needs_copy(struct diff_area *da, struct bio *bio,
 	return false;
 }
 
+/* The mark of the entries of a diff area's chunks that are a struct chunk. */
+#define DIFF_AREA_IN_USE	XA_MARK_0
+
 static void diff_area_free_work(struct work_struct *work)
 {
 	struct diff_area *da = container_of(work, struct diff_area, free_work);
 	struct chunk *chunk;
 	unsigned long index;
 
-	xa_for_each(&da->chunks, index, chunk) {
+	xa_for_each_marked(&da->chunks, index, chunk, DIFF_AREA_IN_USE) {
 		kfree(chunk);
 		blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 	}
@@ -271,17 +275,19 @@ struct diff_area *diff_area_create(struct snapshot *snapshot,
 }
 
 /*
- * The chunk of an index, created in state CHUNK_NEW if absent.  Called and
- * returns with the xa_lock held (interrupts off); may drop it to allocate.
+ * The chunk of an index, created in state CHUNK_NEW if absent; NULL if the
+ * chunk is copied and settled (its entry is a value).  Called and returns
+ * with the xa_lock held (interrupts off); may drop it to allocate.
  */
 static struct chunk *__diff_area_chunk(struct diff_area *da,
 				       unsigned long index)
 {
-	struct chunk *chunk, *old;
+	struct chunk *chunk;
+	void *old;
 
-	chunk = xa_load(&da->chunks, index);
-	if (chunk)
-		return chunk;
+	old = xa_load(&da->chunks, index);
+	if (old)
+		return xa_is_value(old) ? NULL : old;
 
 	xa_unlock_irq(&da->chunks);
 	chunk = kzalloc(sizeof(*chunk), GFP_NOIO);
@@ -295,21 +301,24 @@ static struct chunk *__diff_area_chunk(struct diff_area *da,
 	old = __xa_cmpxchg(&da->chunks, index, NULL, chunk, GFP_NOIO);
 	if (old) {
 		kfree(chunk);
-		return xa_is_err(old) ? ERR_PTR(xa_err(old)) : old;
+		if (xa_is_err(old))
+			return ERR_PTR(xa_err(old));
+		return xa_is_value(old) ? NULL : old;
 	}
+	__xa_set_mark(&da->chunks, index, DIFF_AREA_IN_USE);
 	blksnap_stat_add(BLKSNAP_STAT_CHUNKS, 1);
 	return chunk;
 }
 
-/* Drop a chunk entry that nothing uses any more.  xa_lock held. */
-static void __diff_area_chunk_drop(struct diff_area *da, struct chunk *chunk)
+/*
+ * Where a settled copied chunk is, from its entry (an xarray value).
+ * Any context.
+ */
+static int diff_area_stored(struct diff_area *da, unsigned long index,
+			    void *entry, struct diff_region *region)
 {
-	if (chunk->state != CHUNK_NEW || chunk->readers ||
-	    !bio_list_empty(&chunk->waiting))
-		return;
-	__xa_erase(&da->chunks, chunk->index);
-	kfree(chunk);
-	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
+	return diff_storage_region(&da->snapshot->storage, xa_to_value(entry),
+				   diff_area_chunk_sectors(da, index), region);
 }
 
 /* Consider the pending bios, once copies may run.  pending_lock held. */
@@ -357,71 +366,164 @@ void diff_area_open(struct diff_area *da)
 }
 
 /*
- * A copied chunk with no image reader left: writes pass from now on, and
- * the waiting ones go back to be considered.  xa_lock held; the waiting
- * bios are moved to @release for the caller to requeue after unlocking.
+ * After a change of a chunk's state or readers.  A copied chunk with no
+ * image reader of the original left is settled: writes pass from now on,
+ * the waiting ones go back to be considered, and the struct gives way to
+ * the chunk's place in the storage (an xarray value, so that a copied
+ * chunk costs its slot in the xarray and nothing more until destroy).  A
+ * new chunk that nothing uses any more is dropped; a failed one stays.
+ * xa_lock held; the waiting bios are moved to @release for the caller to
+ * requeue after unlocking; @chunk may be freed.
  */
-static void __diff_area_chunk_settled(struct diff_area *da,
-				      struct chunk *chunk,
-				      struct bio_list *release)
+static void __diff_area_chunk_update(struct diff_area *da,
+				     struct chunk *chunk,
+				     struct bio_list *release)
 {
-	if (chunk->state == CHUNK_NEW || chunk->state == CHUNK_COPYING ||
-	    chunk->readers)
+	unsigned long index = chunk->index;
+	void *old;
+
+	if (chunk->state == CHUNK_COPYING || chunk->readers)
 		return;
-	if (chunk->state == CHUNK_COPIED)
-		set_bit(chunk->index % DIFF_AREA_BITS_PER_PAGE,
-			da->copied[chunk->index / DIFF_AREA_BITS_PER_PAGE]);
 	bio_list_merge(release, &chunk->waiting);
 	bio_list_init(&chunk->waiting);
+	if (chunk->state == CHUNK_FAILED)
+		return;
+	if (chunk->state == CHUNK_COPIED) {
+		set_bit(index % DIFF_AREA_BITS_PER_PAGE,
+			da->copied[index / DIFF_AREA_BITS_PER_PAGE]);
+		/* Replaces an entry: needs no memory, cannot fail. */
+		old = __xa_store(&da->chunks, index,
+				 xa_mk_value(diff_region_pos(&chunk->region)),
+				 GFP_ATOMIC);
+		WARN_ON_ONCE(old != chunk);
+		__xa_clear_mark(&da->chunks, index, DIFF_AREA_IN_USE);
+	} else {
+		__xa_erase(&da->chunks, index);
+	}
+	kfree(chunk);
+	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 }
 
-static void diff_area_copy_work(struct work_struct *work)
+/* A copy reads and writes at most this much at once, in one buffer. */
+#define DIFF_AREA_BATCH_BYTES	SZ_1M
+#define DIFF_AREA_BATCH_MAX	16
+
+/* Chunks one copy takes at most: 1 MiB of them, 16 at most, 1 at least. */
+static unsigned int diff_area_batch_max(struct diff_area *da)
 {
-	struct chunk *chunk = container_of(work, struct chunk, work);
-	struct diff_area *da = chunk->da;
+	unsigned int shift = da->chunk_shift + SECTOR_SHIFT;
+
+	if (shift >= ilog2(DIFF_AREA_BATCH_BYTES))
+		return 1;
+	return min_t(unsigned int, DIFF_AREA_BATCH_MAX,
+		     DIFF_AREA_BATCH_BYTES >> shift);
+}
+
+/*
+ * Copy @n consecutive chunks (@chunks, in CHUNK_COPYING) with @buf, big
+ * enough for them: one read of the original, then the fewest writes that
+ * storage contiguity allows.  Each chunk's region is set.  Process
+ * context, NOIO scope.
+ */
+static int diff_area_copy_chunks(struct diff_area *da, struct chunk **chunks,
+				 unsigned int n, void *buf, bool *low)
+{
 	struct snapshot *snapshot = da->snapshot;
-	sector_t count = diff_area_chunk_sectors(da, chunk->index);
-	struct bio_list release = BIO_EMPTY_LIST;
-	struct diff_region region;
-	unsigned int noio;
-	bool low = false;
-	void *buf;
+	sector_t unit = 1ULL << da->chunk_shift;
+	unsigned long first = chunks[0]->index;
+	sector_t count = 0, off, done, len;
+	struct diff_region piece;
+	unsigned int i;
+	bool piece_low;
 	int ret;
 
+	for (i = 0; i < n; i++) {
+		ret = diff_area_copied_prepare(da, first + i);
+		if (ret)
+			return ret;
+		count += diff_area_chunk_sectors(da, first + i);
+	}
+	ret = diff_io_bdev(da->orig, REQ_OP_READ, (sector_t)first << da->chunk_shift,
+			   buf, count);
+	for (i = 0, off = 0; !ret && off < count; off += piece.count) {
+		ret = diff_storage_alloc(&snapshot->storage, count - off, unit,
+					 &piece, &piece_low);
+		*low |= piece_low;
+		if (!ret)
+			ret = diff_region_io(&piece, REQ_OP_WRITE,
+					     buf + (off << SECTOR_SHIFT), 0,
+					     piece.count);
+		for (done = 0; !ret && done < piece.count; done += len, i++) {
+			len = diff_area_chunk_sectors(da, first + i);
+			chunks[i]->region = piece;
+			chunks[i]->region.sector += done;
+			chunks[i]->region.count = len;
+		}
+	}
+	return ret;
+}
+
+/*
+ * The copy of a run of chunks, queued for the first of them: the chunks
+ * that a write (or an image write) needs, in CHUNK_COPYING, up to
+ * diff_area_batch_max() of them.
+ */
+static void diff_area_copy_work(struct work_struct *work)
+{
+	struct chunk *leader = container_of(work, struct chunk, work);
+	struct diff_area *da = leader->da;
+	struct snapshot *snapshot = da->snapshot;
+	struct chunk *chunks[DIFF_AREA_BATCH_MAX];
+	struct bio_list release = BIO_EMPTY_LIST;
+	unsigned long first = leader->index;
+	unsigned int n = leader->batch, i;
+	unsigned int noio;
+	bool low = false;
+	void *buf = NULL;
+	int ret;
+
+	/* Chunks being copied are never freed: the pointers stay good. */
+	xa_lock_irq(&da->chunks);
+	for (i = 0; i < n; i++)
+		chunks[i] = xa_load(&da->chunks, first + i);
+	xa_unlock_irq(&da->chunks);
+
 	noio = memalloc_noio_save();
-	buf = snapshot_buffer_alloc(snapshot);
 	ret = diff_area_passes(da) ? -ESHUTDOWN : 0;
-	if (!ret)
-		ret = diff_io_bdev(da->orig, REQ_OP_READ,
-				   (sector_t)chunk->index << da->chunk_shift,
-				   buf, count);
-	if (!ret)
-		ret = diff_area_copied_prepare(da, chunk->index);
-	if (!ret)
-		ret = diff_storage_alloc(&snapshot->storage, count, &region,
-					 &low);
-	if (!ret)
-		ret = diff_region_io(&region, REQ_OP_WRITE, buf, 0, count);
-	snapshot_buffer_free(snapshot, buf);
+	if (!ret && n > 1)
+		buf = kvmalloc((size_t)n << (da->chunk_shift + SECTOR_SHIFT),
+			       GFP_NOIO | __GFP_NOWARN);
+	if (!ret && buf) {
+		ret = diff_area_copy_chunks(da, chunks, n, buf, &low);
+		kvfree(buf);
+	} else if (!ret) {
+		/* One chunk, or no memory for more: one by one, reserved. */
+		buf = snapshot_buffer_alloc(snapshot);
+		for (i = 0; !ret && i < n; i++)
+			ret = diff_area_copy_chunks(da, chunks + i, 1, buf, &low);
+		snapshot_buffer_free(snapshot, buf);
+	}
 	memalloc_noio_restore(noio);
 
 	if (low)
 		snapshot_low_space(snapshot);
 	if (ret && !diff_area_passes(da)) {
-		pr_err_ratelimited("cannot copy chunk %lu: %d\n",
-				   chunk->index, ret);
+		pr_err_ratelimited("cannot copy chunks %lu-%lu: %d\n",
+				   first, first + n - 1, ret);
 		snapshot_set_error(snapshot, da, ret);
 	}
 
 	xa_lock_irq(&da->chunks);
-	if (ret) {
-		chunk->state = CHUNK_FAILED;
-	} else {
-		chunk->region = region;
-		chunk->state = CHUNK_COPIED;
-		blksnap_count(BLKSNAP_COUNTER_CHUNKS_COPIED);
+	for (i = 0; i < n; i++) {
+		if (ret) {
+			chunks[i]->state = CHUNK_FAILED;
+		} else {
+			chunks[i]->state = CHUNK_COPIED;
+			blksnap_count(BLKSNAP_COUNTER_CHUNKS_COPIED);
+		}
+		/* The chunk (this work item in the first) may be freed. */
+		__diff_area_chunk_update(da, chunks[i], &release);
 	}
-	__diff_area_chunk_settled(da, chunk, &release);
 	xa_unlock_irq(&da->chunks);
 
 	wake_up_all(&da->wq);
@@ -429,13 +531,20 @@ static void diff_area_copy_work(struct work_struct *work)
 	diff_area_put(da);
 }
 
-/* Start the copy of a chunk in CHUNK_NEW.  xa_lock held. */
+/* Queue the copy of a run of chunks from @leader.  xa_lock held. */
+static void __diff_area_queue_copy(struct diff_area *da, struct chunk *leader)
+{
+	INIT_WORK(&leader->work, diff_area_copy_work);
+	diff_area_get(da);
+	queue_work(da->snapshot->cow_wq, &leader->work);
+}
+
+/* Start the copy of one chunk in CHUNK_NEW.  xa_lock held. */
 static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
 {
 	chunk->state = CHUNK_COPYING;
-	INIT_WORK(&chunk->work, diff_area_copy_work);
-	diff_area_get(da);
-	queue_work(da->snapshot->cow_wq, &chunk->work);
+	chunk->batch = 1;
+	__diff_area_queue_copy(da, chunk);
 }
 
 /*
@@ -445,30 +554,53 @@ static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
  */
 static void diff_area_consider(struct diff_area *da, struct bio *bio)
 {
+	unsigned int batch_max = diff_area_batch_max(da);
+	struct chunk *chunk, *leader = NULL;
 	unsigned long index, first, last;
-	struct chunk *chunk;
 
 	if (!diff_area_needs_copy(da, bio, &first, &last))
 		goto submit;
 
 	xa_lock_irq(&da->chunks);
-	/* Start the copy of every chunk the write needs, so they overlap. */
+	/*
+	 * Start the copy of every chunk the write needs, consecutive ones
+	 * together (one read, writes to contiguous storage), the runs in
+	 * parallel.
+	 */
 	for (index = first; index <= last; index++) {
-		if (diff_area_copied(da, index))
-			continue;
-		chunk = __diff_area_chunk(da, index);
+		chunk = NULL;
+		if (!diff_area_copied(da, index))
+			chunk = __diff_area_chunk(da, index);
 		if (IS_ERR(chunk)) {
+			if (leader)
+				__diff_area_queue_copy(da, leader);
 			xa_unlock_irq(&da->chunks);
 			snapshot_set_error(da->snapshot, da, PTR_ERR(chunk));
 			goto submit;
 		}
-		if (chunk->state == CHUNK_NEW)
-			__diff_area_start_copy(da, chunk);
+		if (!chunk || chunk->state != CHUNK_NEW) {
+			if (leader)
+				__diff_area_queue_copy(da, leader);
+			leader = NULL;
+			continue;
+		}
+		chunk->state = CHUNK_COPYING;
+		if (leader && leader->batch < batch_max) {
+			leader->batch++;
+			continue;
+		}
+		if (leader)
+			__diff_area_queue_copy(da, leader);
+		leader = chunk;
+		leader->batch = 1;
 	}
+	if (leader)
+		__diff_area_queue_copy(da, leader);
 	/* Wait on the first that is not settled (the lock was not dropped). */
 	for (index = first; index <= last; index++) {
 		chunk = xa_load(&da->chunks, index);
-		if (chunk && (chunk->state == CHUNK_COPYING || chunk->readers)) {
+		if (chunk && !xa_is_value(chunk) &&
+		    (chunk->state == CHUNK_COPYING || chunk->readers)) {
 			bio_list_add(&chunk->waiting, bio);
 			xa_unlock_irq(&da->chunks);
 			return;
@@ -491,6 +623,7 @@ static void diff_area_pending_work(struct work_struct *work)
 {
 	struct diff_area *da = container_of(work, struct diff_area,
 					    pending_work);
+	struct blk_plug plug;
 	struct bio_list bios;
 	unsigned long flags;
 	struct bio *bio;
@@ -500,8 +633,11 @@ static void diff_area_pending_work(struct work_struct *work)
 	bio_list_init(&da->pending);
 	spin_unlock_irqrestore(&da->pending_lock, flags);
 
+	/* The writes released together go down together. */
+	blk_start_plug(&plug);
 	while ((bio = bio_list_pop(&bios)))
 		diff_area_consider(da, bio);
+	blk_finish_plug(&plug);
 	diff_area_put(da);
 }
 
@@ -535,7 +671,13 @@ static bool diff_area_may_throttle(void)
  *
  * Writes that touch only copied chunks pass.  Others are deferred until
  * the chunks are copied; a REQ_NOWAIT write that would have to wait ends
- * with -EAGAIN instead.  A submitter that may sleep is throttled while too
+ * with -EAGAIN instead.  A discard that touches a chunk not copied ends
+ * at once, successfully, without going down: it only says that the data
+ * is no longer wanted (a read after it may return anything), so the
+ * original may keep it, and copying free space into the storage because
+ * of fstrim would waste it.  It is marked in the CBT maps all the same.
+ * Write-zeroes and secure erase change what reads return: they are
+ * copied for like writes.  A submitter that may sleep is throttled while too
  * many writes of the device wait, unless it is inside another submission
  * or is one of the module's workers (see diff_area_may_throttle()).
  *
@@ -551,6 +693,11 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 	if (!diff_area_needs_copy(da, bio, &first, &last))
 		return false;
 
+	if (bio_op(bio) == REQ_OP_DISCARD) {
+		blksnap_count(BLKSNAP_COUNTER_DISCARDS_KEPT);
+		bio_endio(bio);
+		return true;
+	}
 	if (bio->bi_opf & REQ_NOWAIT) {
 		blksnap_count(BLKSNAP_COUNTER_NOWAIT_REFUSED);
 		bio_wouldblock_error(bio);
@@ -585,7 +732,7 @@ static void diff_area_release_waiting(struct diff_area *da)
 	da->open = true;
 	spin_unlock_irqrestore(&da->pending_lock, flags);
 	xa_lock_irq(&da->chunks);
-	xa_for_each(&da->chunks, index, chunk) {
+	xa_for_each_marked(&da->chunks, index, chunk, DIFF_AREA_IN_USE) {
 		bio_list_merge(&release, &chunk->waiting);
 		bio_list_init(&chunk->waiting);
 	}
@@ -654,10 +801,20 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 	struct bio_list release = BIO_EMPTY_LIST;
 	struct diff_region region;
 	struct chunk *chunk;
+	void *entry;
 	int ret;
 
 	xa_lock_irq(&da->chunks);
-	chunk = __diff_area_chunk(da, index);
+	entry = xa_load(&da->chunks, index);
+	chunk = xa_is_value(entry) ? NULL : __diff_area_chunk(da, index);
+	if (!chunk) {
+		/* Settled, maybe while the lock was dropped: look again. */
+		entry = xa_load(&da->chunks, index);
+		xa_unlock_irq(&da->chunks);
+		ret = diff_area_stored(da, index, entry, &region);
+		return ret ?: diff_region_io(&region, REQ_OP_READ, buf, offset,
+					     count);
+	}
 	if (IS_ERR(chunk) || chunk->state == CHUNK_FAILED) {
 		xa_unlock_irq(&da->chunks);
 		return IS_ERR(chunk) ? PTR_ERR(chunk) : -EIO;
@@ -677,16 +834,25 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 
 	xa_lock_irq(&da->chunks);
 	chunk->readers--;
-	__diff_area_chunk_settled(da, chunk, &release);
-	__diff_area_chunk_drop(da, chunk);
+	__diff_area_chunk_update(da, chunk, &release);
 	xa_unlock_irq(&da->chunks);
 	diff_area_requeue(da, &release);
 	return ret;
 }
 
-static bool diff_area_copy_done(struct diff_area *da, struct chunk *chunk)
+/* The chunk's copy is over (or copy-on-write is). */
+static bool diff_area_copy_done(struct diff_area *da, unsigned long index)
 {
-	return READ_ONCE(chunk->state) != CHUNK_COPYING || diff_area_passes(da);
+	struct chunk *chunk;
+	bool done;
+
+	if (diff_area_passes(da))
+		return true;
+	xa_lock_irq(&da->chunks);
+	chunk = xa_load(&da->chunks, index);
+	done = !chunk || xa_is_value(chunk) || chunk->state != CHUNK_COPYING;
+	xa_unlock_irq(&da->chunks);
+	return done;
 }
 
 /* Write part of a chunk of the image: copy the chunk first, then store. */
@@ -695,6 +861,7 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 {
 	struct diff_region region;
 	struct chunk *chunk;
+	void *entry;
 	int ret;
 
 	for (;;) {
@@ -702,12 +869,23 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 			return -EIO;
 		xa_lock_irq(&da->chunks);
 		chunk = __diff_area_chunk(da, index);
+		if (!chunk) {
+			entry = xa_load(&da->chunks, index);
+			xa_unlock_irq(&da->chunks);
+			ret = diff_area_stored(da, index, entry, &region);
+			if (ret)
+				return ret;
+			break;
+		}
 		if (IS_ERR(chunk)) {
 			xa_unlock_irq(&da->chunks);
 			return PTR_ERR(chunk);
 		}
-		if (chunk->state == CHUNK_COPIED)
+		if (chunk->state == CHUNK_COPIED) {
+			region = chunk->region;
+			xa_unlock_irq(&da->chunks);
 			break;
+		}
 		if (chunk->state == CHUNK_FAILED) {
 			xa_unlock_irq(&da->chunks);
 			return -EIO;
@@ -715,11 +893,8 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 		if (chunk->state == CHUNK_NEW)
 			__diff_area_start_copy(da, chunk);
 		xa_unlock_irq(&da->chunks);
-		/* A chunk that is not new is never dropped: safe to wait on. */
-		wait_event(da->wq, diff_area_copy_done(da, chunk));
+		wait_event(da->wq, diff_area_copy_done(da, index));
 	}
-	region = chunk->region;
-	xa_unlock_irq(&da->chunks);
 
 	ret = diff_region_io(&region, REQ_OP_WRITE, buf, offset, count);
 	if (!ret)

@@ -17,7 +17,9 @@ struct cbt_map;
  * @CHUNK_NEW: on the original device, no copy started; the entry exists
  *	only while image reads of the original are in flight
  * @CHUNK_COPYING: being copied to the difference storage
- * @CHUNK_COPIED: in the difference storage; writes to the original pass
+ * @CHUNK_COPIED: in the difference storage, image reads of the original
+ *	still in flight (once they are done, the chunk is settled: writes to
+ *	the original pass and the struct gives way to a compact entry)
  * @CHUNK_FAILED: the copy failed; the snapshot is corrupted
  */
 enum chunk_state {
@@ -28,7 +30,8 @@ enum chunk_state {
 };
 
 /**
- * struct chunk - the copy-on-write state of one chunk of a device
+ * struct chunk - the copy-on-write state of one chunk of a device while
+ * it is in use: copied, read from the original by the image, or waited for
  * @da: the diff area it belongs to
  * @index: the chunk's number on the device
  * @state: see &enum chunk_state; protected by the xa_lock of
@@ -38,7 +41,10 @@ enum chunk_state {
  * @waiting: writes to the original waiting for the copy.  Protected
  *	likewise.
  * @region: where the copy is; immutable once @state is CHUNK_COPIED
- * @work: the copy, on the copy workqueue
+ * @batch: for the first chunk of a run being copied together, the
+ *	number of chunks in the run
+ * @work: the copy of the run that begins at this chunk, on the copy
+ *	workqueue
  */
 struct chunk {
 	struct diff_area *da;
@@ -47,6 +53,7 @@ struct chunk {
 	unsigned int readers;
 	struct bio_list waiting;
 	struct diff_region region;
+	unsigned int batch;
 	struct work_struct work;
 };
 
@@ -65,8 +72,11 @@ struct chunk {
  *	(a 64 TiB device of 64 KiB chunks needs a 256 KiB table, and a page
  *	per 2 GiB copied).  Read without locks on the bio path; bits set
  *	under the xa_lock of @chunks.
- * @chunks: the chunks that are copied or in use, by index; its xa_lock
- *	protects the chunks' state
+ * @chunks: by chunk index, a &struct chunk (marked DIFF_AREA_IN_USE)
+ *	for a chunk in use, or for a settled copied chunk an xarray value:
+ *	its place in the storage's linear space (diff_region_pos()), 8 bytes
+ *	in a node shared with its neighbours.  Its xa_lock protects the
+ *	chunks' state.
  * @wq: woken on every chunk state change and when the pending count falls
  * @pending_lock: protects @pending and @open
  * @pending: bios of the original to (re)consider, in arrival order

@@ -17,6 +17,7 @@
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/vmalloc.h>
@@ -47,6 +48,7 @@ void diff_storage_init(struct diff_storage *ds, sector_t low_free)
 	ds->used = 0;
 	ds->low_free = low_free;
 	ds->low_notified = false;
+	mt_init_flags(&ds->map, MT_FLAGS_USE_RCU);
 }
 
 /**
@@ -97,6 +99,9 @@ struct diff_storage_range *diff_storage_range_bdev(dev_t dev, sector_t start,
  * @file: the file; the range takes over this reference
  * @limit: the largest size in sectors the module may grow it to
  *
+ * A limit beyond what the storage's linear space can hold
+ * (DIFF_STORAGE_POS_MAX / 4 sectors, 512 PiB) is cut to it.
+ *
  * Context: process context, may sleep.
  * Return: the range, or ERR_PTR(-ENOMEM) (the file reference is then
  * dropped).
@@ -114,7 +119,8 @@ struct diff_storage_range *diff_storage_range_file(struct file *file,
 	INIT_LIST_HEAD(&range->link);
 	INIT_LIST_HEAD(&range->all_link);
 	range->file = file;
-	range->count = limit;
+	range->wb_err = filemap_sample_wb_err(file->f_mapping);
+	range->count = min_t(sector_t, limit, DIFF_STORAGE_POS_MAX / 4);
 	blksnap_stat_add(BLKSNAP_STAT_STORAGE_RANGES, 1);
 	return range;
 }
@@ -160,16 +166,21 @@ static bool diff_storage_overlap(const struct diff_storage_range *a,
  * a range of a partition and one of its disk that share sectors overlap.
  * Free space may still be low afterwards: diff_storage_claim_low() tells.
  *
+ * Each range gets its place in the storage's linear space, after the
+ * ranges appended before.
+ *
  * Context: process context, may sleep.
  * Return: 0, or -EBUSY if a block range overlaps another one of this
- * request or of any snapshot; then nothing was added.
+ * request or of any snapshot, -EFBIG if the ranges do not fit in the
+ * linear space, -ENOMEM; then nothing was added.
  */
 int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
 			int *bad)
 {
 	struct diff_storage_range *range, *other;
-	sector_t added = 0;
+	sector_t added = 0, pos;
 	unsigned long flags;
+	int ret;
 
 	*bad = -1;
 	mutex_lock(&diff_storage_all_lock);
@@ -185,6 +196,19 @@ int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
 			if (!other->file && diff_storage_overlap(range, other))
 				goto busy;
 	}
+	/* Appends are serialised by diff_storage_all_lock: @total is stable. */
+	pos = ds->total;
+	list_for_each_entry(range, ranges, link) {
+		ret = -EFBIG;
+		if (range->count > DIFF_STORAGE_POS_MAX - pos)
+			goto unmap;
+		range->pos = pos;
+		ret = mtree_store_range(&ds->map, pos, pos + range->count - 1,
+					range, GFP_KERNEL);
+		if (ret)
+			goto unmap;
+		pos += range->count;
+	}
 	list_for_each_entry(range, ranges, link) {
 		if (!range->file)
 			list_add_tail(&range->all_link, &diff_storage_all);
@@ -199,6 +223,15 @@ int diff_storage_append(struct diff_storage *ds, struct list_head *ranges,
 	spin_unlock_irqrestore(&ds->lock, flags);
 	return 0;
 
+unmap:
+	*bad = -1;
+	list_for_each_entry(other, ranges, link) {
+		if (other == range)
+			break;
+		mtree_erase(&ds->map, other->pos);
+	}
+	mutex_unlock(&diff_storage_all_lock);
+	return ret;
 busy:
 	mutex_unlock(&diff_storage_all_lock);
 	return -EBUSY;
@@ -323,27 +356,31 @@ void diff_storage_free(struct diff_storage *ds)
 		list_del(&range->link);
 		diff_storage_range_free(range);
 	}
+	mtree_destroy(&ds->map);
 	ds->total = 0;
 	ds->used = 0;
 }
 
 /**
- * diff_storage_alloc() - hand out space for one chunk
+ * diff_storage_alloc() - hand out contiguous space for chunks
  * @ds: the storage
- * @count: sectors wanted; not more than the smallest range
- * @region: filled with where the space is
+ * @count: sectors wanted
+ * @unit: sectors of a chunk; not more than the smallest range
+ * @region: filled with where the space is: all of @count if the current
+ *	range holds it, else as many whole units of it as it holds
  * @low: set when free space just fell under the threshold (once per
  *	append: the caller asks for more)
  *
- * The rest of a range too short for @count is skipped.
+ * The rest of a range too short for min(@count, @unit) is skipped.
  *
  * Context: any, does not sleep.
  * Return: 0 or -ENOSPC.
  */
 int diff_storage_alloc(struct diff_storage *ds, sector_t count,
-		       struct diff_region *region, bool *low)
+		       sector_t unit, struct diff_region *region, bool *low)
 {
 	struct diff_storage_range *range;
+	sector_t least = min(count, unit), room;
 	unsigned long flags;
 	int ret = 0;
 
@@ -360,17 +397,20 @@ int diff_storage_alloc(struct diff_storage *ds, sector_t count,
 	 * behind counts as used.  The last range stays current when it is
 	 * full, so that an append later continues after it.
 	 */
-	while (range && range->count - ds->cur_used < count &&
+	while (range && range->count - ds->cur_used < least &&
 	       !list_is_last(&range->link, &ds->ranges)) {
 		ds->used += range->count - ds->cur_used;
 		range = list_next_entry(range, link);
 		ds->cur_used = 0;
 	}
 	ds->cur = range;
-	if (!range || range->count - ds->cur_used < count) {
+	if (!range || range->count - ds->cur_used < least) {
 		ret = -ENOSPC;
 		goto out;
 	}
+	room = range->count - ds->cur_used;
+	if (room < count)
+		count = round_down(room, unit);
 	region->range = range;
 	region->sector = range->start + ds->cur_used;
 	region->count = count;
@@ -383,6 +423,45 @@ int diff_storage_alloc(struct diff_storage *ds, sector_t count,
 out:
 	spin_unlock_irqrestore(&ds->lock, flags);
 	return ret;
+}
+
+/**
+ * diff_region_pos() - a stored chunk as one number
+ * @region: a region handed out by diff_storage_alloc()
+ *
+ * Context: any.
+ * Return: its first sector in the storage's linear space, less than
+ * DIFF_STORAGE_POS_MAX (so it fits an xarray value).
+ */
+unsigned long diff_region_pos(const struct diff_region *region)
+{
+	struct diff_storage_range *range = region->range;
+
+	return range->pos + (region->sector - range->start);
+}
+
+/**
+ * diff_storage_region() - a stored chunk back from its number
+ * @ds: the storage
+ * @pos: what diff_region_pos() gave for the chunk's region
+ * @count: the chunk's length in sectors
+ * @region: filled with the region
+ *
+ * Context: any.
+ * Return: 0, or -EIO if no range holds @pos (never for a number given by
+ * diff_region_pos() for this storage).
+ */
+int diff_storage_region(struct diff_storage *ds, unsigned long pos,
+			sector_t count, struct diff_region *region)
+{
+	struct diff_storage_range *range = mtree_load(&ds->map, pos);
+
+	if (WARN_ON_ONCE(!range))
+		return -EIO;
+	region->range = range;
+	region->sector = range->start + (pos - range->pos);
+	region->count = count;
+	return 0;
 }
 
 /**
@@ -440,7 +519,8 @@ static struct page *diff_io_page(void *addr)
 /**
  * diff_io_bdev() - synchronous I/O between a buffer and a block device
  * @bdev: the device
- * @op: REQ_OP_READ, or REQ_OP_WRITE (sent with FUA: durable on return)
+ * @op: REQ_OP_READ, or REQ_OP_WRITE (complete, not durable, on return:
+ *	see diff_region_io())
  * @sector: first sector on the device
  * @buf: the buffer (kmalloc or vmalloc memory, page aligned)
  * @count: number of sectors
@@ -460,7 +540,7 @@ int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
 	int ret = 0;
 
 	if (op == REQ_OP_WRITE)
-		opf |= REQ_SYNC | REQ_FUA;
+		opf |= REQ_SYNC;
 	/* One bio holds BIO_MAX_VECS pages; a larger chunk takes several. */
 	for (done = 0; !ret && done < len; done = off) {
 		DECLARE_COMPLETION_ONSTACK(wait);
@@ -488,13 +568,21 @@ int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
 	return ret;
 }
 
-static int diff_io_file(struct file *file, enum req_op op, loff_t pos,
-			void *buf, size_t len)
+static int diff_io_file(struct diff_storage_range *range, enum req_op op,
+			loff_t pos, void *buf, size_t len)
 {
 	struct kvec kvec = { .iov_base = buf, .iov_len = len };
+	struct file *file = range->file;
 	struct iov_iter iter;
 	ssize_t done;
 
+	/*
+	 * Copies stay in the page cache until written back: a writeback
+	 * that failed may have lost one, so the storage is no longer
+	 * trusted (the snapshot is corrupted).
+	 */
+	if (filemap_check_wb_err(file->f_mapping, range->wb_err))
+		return -EIO;
 	if (op == REQ_OP_READ) {
 		done = kernel_read(file, buf, len, &pos);
 		/* Never written: a hole past the end reads as zeros. */
@@ -503,7 +591,7 @@ static int diff_io_file(struct file *file, enum req_op op, loff_t pos,
 		return done < 0 ? done : 0;
 	}
 	iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, len);
-	done = blksnap_vfs_iter_write(file, &iter, &pos, RWF_DSYNC);
+	done = blksnap_vfs_iter_write(file, &iter, &pos, 0);
 	if (done < 0)
 		return done;
 	return done == len ? 0 : -EIO;
@@ -512,13 +600,22 @@ static int diff_io_file(struct file *file, enum req_op op, loff_t pos,
 /**
  * diff_region_io() - synchronous I/O between a buffer and a stored chunk
  * @region: the chunk's place in the storage
- * @op: REQ_OP_READ or REQ_OP_WRITE (durable on return)
+ * @op: REQ_OP_READ or REQ_OP_WRITE
  * @buf: the buffer
  * @offset: first sector within the region
  * @count: number of sectors
  *
+ * A write is complete on return: a read of the region gets its data
+ * (from the device, its cache, or the file's page cache).  It is not
+ * durable (no FUA, no RWF_DSYNC), and need not be: the snapshot does not
+ * survive a reboot, so the copy only has to be readable before the write
+ * to the original that waited for it goes down.  For the same reason a
+ * flush (REQ_PREFLUSH) of the original needs nothing from the storage:
+ * after a crash the copies it could make durable belong to no snapshot.
+ *
  * Context: process context, may sleep; the caller runs in a NOIO scope.
- * Return: 0 or a negative errno.
+ * Return: 0 or a negative errno (-EIO for a file whose writeback failed
+ * since it was appended).
  */
 int diff_region_io(const struct diff_region *region, enum req_op op,
 		   void *buf, sector_t offset, sector_t count)
@@ -527,7 +624,7 @@ int diff_region_io(const struct diff_region *region, enum req_op op,
 	sector_t sector = region->sector + offset;
 
 	if (range->file)
-		return diff_io_file(range->file, op, (loff_t)sector << SECTOR_SHIFT,
+		return diff_io_file(range, op, (loff_t)sector << SECTOR_SHIFT,
 				    buf, count << SECTOR_SHIFT);
 	return diff_io_bdev(range->bdev.bdev, op, sector, buf, count);
 }

@@ -3,7 +3,9 @@
 #define __BLKSNAP_DIFF_STORAGE_H
 
 #include <linux/blk_types.h>
+#include <linux/errseq.h>
 #include <linux/list.h>
+#include <linux/maple_tree.h>
 #include <linux/spinlock.h>
 #include "compat.h"
 
@@ -21,6 +23,10 @@ struct file;
  * @count: sectors in the range; for a file, its size limit
  * @disk_start: @start in the sector space of the whole disk (for the
  *	overlap checks: a partition and its disk share sectors)
+ * @wb_err: for a file, its writeback error state when the range was made
+ * @pos: where the range begins in the storage's linear space (the ranges
+ *	of a storage one after the other, in the order appended); set by
+ *	diff_storage_append()
  *
  * Immutable once appended.
  */
@@ -29,10 +35,12 @@ struct diff_storage_range {
 	struct list_head all_link;
 	struct blksnap_bdev bdev;
 	struct file *file;
+	errseq_t wb_err;
 	dev_t dev;
 	sector_t start;
 	sector_t count;
 	sector_t disk_start;
+	sector_t pos;
 };
 
 /**
@@ -57,6 +65,9 @@ struct diff_region {
  * @used: sectors allocated (and wasted at range ends)
  * @low_free: the low free space threshold in sectors
  * @low_notified: a low space event was asked for since the last append
+ * @map: the ranges by their sectors in the linear space (&diff_storage_range.pos
+ *	to pos + count - 1), so that a stored chunk is known by one number;
+ *	RCU-safe lookups, stores serialised by diff_storage_all_lock
  */
 struct diff_storage {
 	spinlock_t lock; /* protects the fields below */
@@ -67,7 +78,11 @@ struct diff_storage {
 	sector_t used;
 	sector_t low_free;
 	bool low_notified;
+	struct maple_tree map;
 };
+
+/* The storage's linear space ends here: a position fits an xarray value. */
+#define DIFF_STORAGE_POS_MAX	((sector_t)1 << 62)
 
 void diff_storage_init(struct diff_storage *ds, sector_t low_free);
 void diff_storage_free(struct diff_storage *ds);
@@ -96,9 +111,12 @@ int diff_storage_walk_file(struct file *file, diff_storage_visit_fn visit,
 			   void *data, dev_t *where);
 bool diff_storage_claim_low(struct diff_storage *ds);
 int diff_storage_alloc(struct diff_storage *ds, sector_t count,
-		       struct diff_region *region, bool *low);
+		       sector_t unit, struct diff_region *region, bool *low);
 void diff_storage_usage(struct diff_storage *ds, sector_t *total,
 			sector_t *used);
+unsigned long diff_region_pos(const struct diff_region *region);
+int diff_storage_region(struct diff_storage *ds, unsigned long pos,
+			sector_t count, struct diff_region *region);
 int diff_region_io(const struct diff_region *region, enum req_op op,
 		   void *buf, sector_t offset, sector_t count);
 int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,

@@ -20,6 +20,7 @@ static const char * const blksnap_counter_names[BLKSNAP_COUNTER_NR] = {
 	[BLKSNAP_COUNTER_THROTTLED] = "throttled",
 	[BLKSNAP_COUNTER_NOWAIT_REFUSED] = "nowait_refused",
 	[BLKSNAP_COUNTER_CHUNKS_COPIED] = "chunks_copied",
+	[BLKSNAP_COUNTER_DISCARDS_KEPT] = "discards_kept",
 };
 
 static const char * const blksnap_stat_names[BLKSNAP_STAT_NR] = {

@@ -12,7 +12,7 @@
  * @BLKSNAP_STAT_CBT_MAP_BYTES: bytes held by the CBT maps' tables
  * @BLKSNAP_STAT_SNAPSHOTS: snapshots, from create until freed
  * @BLKSNAP_STAT_DIFF_AREAS: per-device copy-on-write tables
- * @BLKSNAP_STAT_CHUNKS: chunk entries (copied or in use)
+ * @BLKSNAP_STAT_CHUNKS: chunks in use (being copied, read, waited for, failed)
  * @BLKSNAP_STAT_STORAGE_RANGES: ranges of difference storage
  * @BLKSNAP_STAT_IMAGES: snapshot image block devices
  * @BLKSNAP_STAT_BUFFERS: copy buffers allocated
@@ -41,6 +41,8 @@ enum blksnap_stat {
  * @BLKSNAP_COUNTER_THROTTLED: writers that waited for copies to catch up
  * @BLKSNAP_COUNTER_NOWAIT_REFUSED: REQ_NOWAIT writes ended with -EAGAIN
  * @BLKSNAP_COUNTER_CHUNKS_COPIED: chunks copied to difference storage
+ * @BLKSNAP_COUNTER_DISCARDS_KEPT: discards of chunks not copied, ended
+ *	without going down (the original keeps the data)
  * @BLKSNAP_COUNTER_NR: number of counters
  *
  * Exposed in debugfs (blksnap/counters); they only grow.
@@ -49,6 +51,7 @@ enum blksnap_counter {
 	BLKSNAP_COUNTER_THROTTLED,
 	BLKSNAP_COUNTER_NOWAIT_REFUSED,
 	BLKSNAP_COUNTER_CHUNKS_COPIED,
+	BLKSNAP_COUNTER_DISCARDS_KEPT,
 	BLKSNAP_COUNTER_NR,
 };
 

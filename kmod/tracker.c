@@ -36,8 +36,9 @@ static DEFINE_XARRAY(tracked_parts);
 /*
  * The trackers whose states a write holds: its device's, its disk's, or
  * the tracked partitions a write through the whole disk touches.  A write
- * through the whole disk across more tracked partitions (a discard of the
- * whole disk) is marked in all of them, but held only for the first ones.
+ * through the whole disk across more tracked partitions (a write-zeroes
+ * of the whole disk) is split at the start of the first partition it
+ * cannot hold, and each piece is held for its own partitions.
  */
 #define TRACKER_IO_STATES	4
 
@@ -59,7 +60,12 @@ struct tracker_io {
 	struct bio clone;
 };
 
-/* The clones of the tracked writes; their end_io is this module's. */
+/*
+ * The clones of the tracked writes (their end_io is this module's) and the
+ * pieces of a write split at a partition's start.  One submission may take
+ * several of them while the clones it submitted wait on current->bio_list:
+ * the rescuer sends those on when the pool runs dry.
+ */
 static struct bio_set tracker_bioset;
 
 /**
@@ -71,7 +77,8 @@ static struct bio_set tracker_bioset;
 int tracker_init(void)
 {
 	return bioset_init(&tracker_bioset, BIO_POOL_SIZE,
-			   offsetof(struct tracker_io, clone), 0);
+			   offsetof(struct tracker_io, clone),
+			   BIOSET_NEED_RESCUER);
 }
 
 /**
@@ -490,7 +497,9 @@ static void tracker_io_end(struct bio *clone)
 	unsigned int i;
 
 	memcpy(states, io->states, sizeof(states));
-	orig->bi_status = clone->bi_status;
+	/* The first error wins, as for chained bios: @orig may have pieces. */
+	if (clone->bi_status && !orig->bi_status)
+		orig->bi_status = clone->bi_status;
 	bio_put(clone);
 	bio_endio(orig);
 	for (i = 0; i < TRACKER_IO_STATES; i++)
@@ -519,18 +528,45 @@ static struct tracker_state *tracker_state_get(struct tracker *tracker)
 }
 
 /*
- * A write through a whole disk: mark it in the tracked partitions it
- * touches (in their sector space), and hold their states in @states from
- * index *@n on.  RCU read lock held.
+ * A write through a whole disk: hold the states of the tracked partitions
+ * it touches in @states from index *@n on and mark it in their maps (in
+ * their sector space).  When they do not all fit, *@count is cut at the
+ * start of the first partition that does not, and only the partitions
+ * before the cut are held and marked: the rest is another piece.  With
+ * @states NULL, marks all of them and holds none.  RCU read lock held.
  */
 static void tracker_mark_parts(struct block_device *disk, sector_t sector,
-			       sector_t count, struct tracker_state **states,
+			       sector_t *count, struct tracker_state **states,
 			       unsigned int *n)
 {
+	/* The first starts (clipped to @sector) in the disk, sorted. */
+	sector_t starts[TRACKER_IO_STATES + 1];
+	unsigned int room = TRACKER_IO_STATES - *n, found = 0, k;
+	unsigned int lbs = bdev_logical_block_size(disk) >> SECTOR_SHIFT;
 	struct block_device *part;
 	struct tracker *tracker;
+	sector_t start, len, end = sector + *count, cut;
 	unsigned long i;
-	sector_t start, len;
+
+	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
+		start = part->bd_start_sect;
+		if (end <= start || sector >= start + bdev_nr_sectors(part) ||
+		    !xa_load(&trackers, part->bd_dev))
+			continue;
+		start = max(sector, start);
+		for (k = min(found, room + 1); k && starts[k - 1] > start; k--)
+			if (k <= room)
+				starts[k] = starts[k - 1];
+		if (k <= room)
+			starts[k] = start;
+		found++;
+	}
+	if (states && found > room) {
+		cut = round_down(starts[room], lbs);
+		if (cut > sector)
+			end = cut;
+	}
+	*count = end - sector;
 
 	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
 		tracker = xa_load(&trackers, part->bd_dev);
@@ -538,12 +574,13 @@ static void tracker_mark_parts(struct block_device *disk, sector_t sector,
 			continue;
 		start = part->bd_start_sect;
 		len = bdev_nr_sectors(part);
-		if (sector + count <= start || sector >= start + len)
+		if (end <= start || sector >= start + len)
 			continue;
 		cbt_map_mark(tracker->cbt_map,
 			     sector > start ? sector - start : 0,
-			     min(sector + count, start + len) - max(sector, start));
-		if (*n == TRACKER_IO_STATES)
+			     min(end, start + len) - max(sector, start));
+		/* Full only if the table changed since the first pass. */
+		if (!states || *n == TRACKER_IO_STATES)
 			continue;
 		tracker_check_capacity(tracker);
 		states[(*n)++] = tracker_state_get(tracker);
@@ -574,6 +611,45 @@ void tracker_io_submit(struct bio *clone)
 	submit_bio_noacct(clone);
 }
 
+/*
+ * Hold the states @states[0..@n) until @bio completes: send it on as a
+ * clone.  Returns true if @bio was taken over (its clone submitted, or
+ * ended for REQ_NOWAIT), false if the caller submits it unheld.
+ */
+static bool tracker_hold(struct bio *bio, struct tracker_state **states,
+			 unsigned int n, gfp_t gfp)
+{
+	struct tracker_io *io;
+	struct bio *clone;
+	unsigned int i;
+
+	clone = bio_alloc_clone(bio->bi_bdev, bio, gfp, &tracker_bioset);
+	if (!clone) {
+		for (i = 0; i < n; i++)
+			percpu_ref_put(&states[i]->inflight);
+		if (bio->bi_opf & REQ_NOWAIT) {
+			bio_wouldblock_error(bio);
+			return true;
+		}
+		/* Out of memory outside a task: marked, not held, not copied. */
+		pr_err_ratelimited("no memory to hold a write of %pg\n",
+				   bio->bi_bdev);
+		return false;
+	}
+	io = container_of(clone, struct tracker_io, clone);
+	io->orig = bio;
+	memset(io->states, 0, sizeof(io->states));
+	memcpy(io->states, states, n * sizeof(*states));
+	io->stage = -1;
+	clone->bi_end_io = tracker_io_end;
+	clone->bi_private = NULL;
+	/* Polling would look for the original's cookie, which is never set. */
+	clone->bi_opf &= ~REQ_POLLED;
+
+	tracker_io_submit(clone);
+	return true;
+}
+
 /**
  * tracker_submit_bio() - record the change a bio is about to make, copy
  * what it overwrites if the device is in a taken snapshot, and hold it
@@ -587,79 +663,90 @@ void tracker_io_submit(struct bio *clone)
  * has been marked all the same: tracking errs on the side of copying too
  * much.  A disk and its partitions are never in snapshots at once; a write
  * through a whole disk across partitions in snapshots goes through the
- * copy-on-write of each in turn.  A write of a tracked device goes to it as a clone that
- * holds the states it was seen under until it completes: the take and the
- * destroy wait for them.
+ * copy-on-write of each in turn, split into pieces of at most
+ * %TRACKER_IO_STATES partitions.  A write of a tracked device goes to it
+ * as a clone that holds the states it was seen under until it completes:
+ * the take and the destroy wait for them.
  *
  * Context: bio submission path; sleeps only to throttle writers and for
  * a clone (GFP_NOIO, from a mempool) in task context without REQ_NOWAIT.
- * Return: true if the bio was taken over (its clone submitted, deferred
- * for copy-on-write, or ended), false if the caller submits it.
+ * Return: true if the bio was taken over (its clones submitted, deferred
+ * for copy-on-write, or ended), false if the caller submits it (or what is
+ * left of it after pieces were taken over) as it is.
  */
 bool tracker_submit_bio(struct bio *bio)
 {
-	struct tracker_state *states[TRACKER_IO_STATES] = { NULL };
+	struct tracker_state *states[TRACKER_IO_STATES];
 	struct block_device *bdev = bio->bi_bdev;
 	struct tracker *tracker;
-	struct tracker_io *io;
-	unsigned int i, n = 0;
-	struct bio *clone;
-	sector_t sector;
+	struct bio *piece;
+	sector_t sector, count;
+	unsigned int n;
 	gfp_t gfp;
 
 	if (!tracker_bio_changes_data(bio) || tracker_bio_is_own(bio))
 		return false;
-	sector = tracker_bio_sector(bio);
+	if (bio->bi_opf & REQ_NOWAIT)
+		gfp = GFP_NOWAIT;
+	else
+		gfp = in_task() ? GFP_NOIO : GFP_ATOMIC;
 
+again:
+	sector = tracker_bio_sector(bio);
+	count = bio_sectors(bio);
+	n = 0;
 	/* The state first: one that copies comes with the advanced number. */
 	rcu_read_lock();
 	tracker = xa_load(&trackers, bdev->bd_dev);
 	if (tracker) {
 		tracker_check_capacity(tracker);
 		states[n++] = tracker_state_get(tracker);
-		cbt_map_mark(tracker->cbt_map, sector, bio_sectors(bio));
 	}
 	if (bdev_is_partition(bdev)) {
+		if (tracker)
+			cbt_map_mark(tracker->cbt_map, sector, count);
 		tracker = xa_load(&trackers, bdev_whole(bdev)->bd_dev);
 		if (tracker) {
 			tracker_check_capacity(tracker);
 			states[n++] = tracker_state_get(tracker);
 			cbt_map_mark(tracker->cbt_map,
-				     sector + bdev->bd_start_sect,
-				     bio_sectors(bio));
+				     sector + bdev->bd_start_sect, count);
 		}
-	} else if (xa_load(&tracked_parts, bdev->bd_dev)) {
-		tracker_mark_parts(bdev, sector, bio_sectors(bio), states, &n);
+	} else {
+		if (xa_load(&tracked_parts, bdev->bd_dev))
+			tracker_mark_parts(bdev, sector, &count, states, &n);
+		if (tracker)
+			cbt_map_mark(tracker->cbt_map, sector, count);
 	}
 	rcu_read_unlock();
 	if (!n)
 		return false;
+	if (count == bio_sectors(bio))
+		return tracker_hold(bio, states, n, gfp);
 
-	if (bio->bi_opf & REQ_NOWAIT)
-		gfp = GFP_NOWAIT;
-	else
-		gfp = in_task() ? GFP_NOIO : GFP_ATOMIC;
-	clone = bio_alloc_clone(bdev, bio, gfp, &tracker_bioset);
-	if (!clone) {
-		for (i = 0; i < n; i++)
-			percpu_ref_put(&states[i]->inflight);
+	/* Across more tracked partitions than a write holds: this piece. */
+	piece = bio_split(bio, count, gfp, &tracker_bioset);
+	if (!piece) {
+		while (n)
+			percpu_ref_put(&states[--n]->inflight);
 		if (bio->bi_opf & REQ_NOWAIT) {
 			bio_wouldblock_error(bio);
 			return true;
 		}
-		/* Out of memory outside a task: marked, not held, not copied. */
-		pr_err_ratelimited("no memory to hold a write of %pg\n", bdev);
+		/* As for a clone: the rest marked, not held, not copied. */
+		pr_err_ratelimited("no memory to split a write of %pg\n", bdev);
+		rcu_read_lock();
+		tracker = xa_load(&trackers, bdev->bd_dev);
+		if (tracker)
+			cbt_map_mark(tracker->cbt_map, sector + count,
+				     bio_sectors(bio) - count);
+		count = bio_sectors(bio);
+		tracker_mark_parts(bdev, sector, &count, NULL, &n);
+		rcu_read_unlock();
 		return false;
 	}
-	io = container_of(clone, struct tracker_io, clone);
-	io->orig = bio;
-	memcpy(io->states, states, sizeof(states));
-	io->stage = -1;
-	clone->bi_end_io = tracker_io_end;
-	clone->bi_private = NULL;
-	/* Polling would look for the original's cookie, which is never set. */
-	clone->bi_opf &= ~REQ_POLLED;
-
-	tracker_io_submit(clone);
-	return true;
+	bio_chain(piece, bio);
+	if (!tracker_hold(piece, states, n, gfp))
+		submit_bio_noacct(piece);
+	goto again;
 }

@@ -658,7 +658,11 @@ int blksnap_nl_snapshot_append_storage_doit(struct sk_buff *skb,
 				    "storage range overlaps storage in use (on its disk, through a partition or not)");
 		break;
 	case SNAPSHOT_STORAGE_OK:
-		NL_SET_ERR_MSG_MOD(extack, "cannot add the storage");
+		if (ret == -EFBIG)
+			NL_SET_ERR_MSG_MOD(extack,
+					   "a snapshot's storage cannot exceed 2^62 sectors in all");
+		else
+			NL_SET_ERR_MSG_MOD(extack, "cannot add the storage");
 		break;
 	}
 out:

@@ -462,6 +462,23 @@ static void __snapshot_release_devs(struct snapshot *snapshot)
 	}
 }
 
+/*
+ * No write takes the devices' old states any more (they were swapped out):
+ * wait for those that did, and free the states.  All are killed first, so
+ * that one RCU grace period serves every device.
+ */
+static void snapshot_drain_old_states(struct snapshot *snapshot)
+{
+	unsigned int i;
+
+	for (i = 0; i < snapshot->nr_devs; i++)
+		tracker_state_kill(snapshot->devs[i].old_state);
+	for (i = 0; i < snapshot->nr_devs; i++) {
+		tracker_state_drain(snapshot->devs[i].old_state);
+		snapshot->devs[i].old_state = NULL;
+	}
+}
+
 /**
  * snapshot_destroy() - stop copy-on-write, remove the images, release
  * @id: the snapshot
@@ -516,12 +533,7 @@ int snapshot_destroy(const uuid_t *id)
 	}
 	tracker_unlock();
 	if (snapshot->taken) {
-		for (i = 0; i < snapshot->nr_devs; i++)
-			tracker_state_kill(snapshot->devs[i].old_state);
-		for (i = 0; i < snapshot->nr_devs; i++) {
-			tracker_state_drain(snapshot->devs[i].old_state);
-			snapshot->devs[i].old_state = NULL;
-		}
+		snapshot_drain_old_states(snapshot);
 		/* The copies that had begun, and what they release. */
 		drain_workqueue(snapshot->cow_wq);
 	}
@@ -674,8 +686,8 @@ static int __snapshot_check_storage(struct snapshot *snapshot,
  * loop device's backing file) on a file system whose devices cannot be
  * known; -EINVAL for a range smaller than a chunk, on a device with larger
  * logical blocks than the snapshot's devices, or not aligned to its
- * device's logical blocks; -EBUSY for ranges that overlap.  Nothing is
- * added on error.
+ * device's logical blocks; -EBUSY for ranges that overlap; -EFBIG past
+ * 2^62 sectors of storage in all; -ENOMEM.  Nothing is added on error.
  */
 int snapshot_append_storage(const uuid_t *id, struct list_head *ranges,
 			    int *bad, enum snapshot_storage_fault *fault,
@@ -707,7 +719,9 @@ int snapshot_append_storage(const uuid_t *id, struct list_head *ranges,
 	*bad = -1;
 	ret = diff_storage_append(&snapshot->storage, ranges, bad);
 	if (ret) {
-		*fault = SNAPSHOT_STORAGE_OVERLAP;
+		/* -EFBIG (2^62 sectors in all) and -ENOMEM are no overlap. */
+		if (ret == -EBUSY)
+			*fault = SNAPSHOT_STORAGE_OVERLAP;
 		goto out;
 	}
 	/* Still low after the growth: ask again (before the take: at it). */
@@ -861,18 +875,7 @@ int snapshot_take(const uuid_t *id)
 		sd->cow_state = NULL;
 	}
 	snapshot_take_step(ns, BLKSNAP_TAKE_SWITCH, &t);
-	/*
-	 * No write takes an old state after this; wait for those that did:
-	 * all killed first, so that one grace period serves every device.
-	 */
-	for (i = 0; i < snapshot->nr_devs; i++)
-		tracker_state_kill(snapshot->devs[i].old_state);
-	for (i = 0; i < snapshot->nr_devs; i++) {
-		struct snapshot_dev *sd = &snapshot->devs[i];
-
-		tracker_state_drain(sd->old_state);
-		sd->old_state = NULL;
-	}
+	snapshot_drain_old_states(snapshot);
 	snapshot_take_step(ns, BLKSNAP_TAKE_DRAIN, &t);
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];

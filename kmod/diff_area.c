@@ -1072,7 +1072,8 @@ int diff_area_image_map(struct diff_area *da, sector_t sector, sector_t end,
 	map->first = index;
 	map->last = index;
 	while (sector + map->count < end) {
-		chunk_start = (sector_t)++index << da->chunk_shift;
+		index++;
+		chunk_start = (sector_t)index << da->chunk_shift;
 		if (__diff_area_image_chunk(da, index, &next))
 			break;
 		if (next.to != map->to ||

@@ -11,10 +11,13 @@
  * concurrency and buffer pool bound the memory in use; writers that get
  * too far ahead are throttled.
  *
- * Image I/O runs in the image's worker: reads of chunks not copied come
- * from the original, counted as readers so that the original's writes wait
- * for them; writes to the image first have the chunk copied, then go to
- * its place in the storage.
+ * Image reads are mapped to runs of chunks (diff_area_image_map()) that
+ * the image sends down as clones of its bio: to the original for chunks
+ * not copied, counted as readers so that the original's writes wait for
+ * them until the clone completes; to the storage device for copied ones.
+ * Chunks stored in files, and writes to the image, are served by the
+ * image's worker (diff_area_image_io()): writes first have the chunk
+ * copied, then go to its place in the storage.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-cow: " fmt
 
@@ -954,4 +957,171 @@ int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf)
 		sector += count;
 	}
 	return 0;
+}
+
+/*
+ * Where the image reads one chunk: the chunk's first sector on the device
+ * @map is sent to (@map->to, ->bdev, ->sector; ->count left alone).  A
+ * chunk on the original (never copied, or being copied: its writes wait
+ * either way) gets a reader, which the caller drops.  Called and returns
+ * with the xa_lock held (interrupts off); may drop it to allocate.
+ * Return: 0, -EIO for a chunk whose copy failed, or -ENOMEM.
+ */
+static int __diff_area_image_chunk(struct diff_area *da, unsigned long index,
+				   struct diff_area_map *map)
+{
+	struct diff_region region;
+	struct chunk *chunk;
+	void *entry;
+	int ret;
+
+	entry = xa_load(&da->chunks, index);
+	chunk = xa_is_value(entry) ? NULL : __diff_area_chunk(da, index);
+	if (IS_ERR(chunk))
+		return PTR_ERR(chunk);
+	if (chunk && chunk->state == CHUNK_FAILED)
+		return -EIO;
+	if (chunk && chunk->state != CHUNK_COPIED) {
+		/* On the original: its writes wait until the read is done. */
+		chunk->readers++;
+		map->to = DIFF_AREA_MAP_ORIG;
+		map->bdev = da->orig;
+		map->sector = (sector_t)index << da->chunk_shift;
+		return 0;
+	}
+	if (chunk) {
+		region = chunk->region;
+	} else {
+		/* Settled, maybe while the lock was dropped: look again. */
+		entry = xa_load(&da->chunks, index);
+		ret = diff_area_stored(da, index, entry, &region);
+		if (ret)
+			return ret;
+	}
+	if (region.range->file) {
+		map->to = DIFF_AREA_MAP_SYNC;
+		map->bdev = NULL;
+		map->sector = 0;
+	} else {
+		map->to = DIFF_AREA_MAP_STORAGE;
+		map->bdev = region.range->bdev.bdev;
+		map->sector = region.sector;
+	}
+	return 0;
+}
+
+/*
+ * Drop the readers of chunks [@first, @last] of the original; the writes
+ * they release go to @release, for the caller to requeue after unlocking.
+ * xa_lock held.
+ */
+static void __diff_area_image_put_readers(struct diff_area *da,
+					  unsigned long first,
+					  unsigned long last,
+					  struct bio_list *release)
+{
+	struct chunk *chunk;
+	unsigned long index;
+
+	for (index = first; index <= last; index++) {
+		chunk = xa_load(&da->chunks, index);
+		/* A chunk with readers keeps its struct. */
+		if (WARN_ON_ONCE(!chunk || xa_is_value(chunk) || !chunk->readers))
+			continue;
+		chunk->readers--;
+		__diff_area_chunk_update(da, chunk, release);
+	}
+}
+
+/**
+ * diff_area_image_map() - where the next run of an image read goes
+ * @da: the diff area of the image's device
+ * @sector: the first sector of the image to read
+ * @end: the end of the read (it does not pass the capacity)
+ * @map: set to the longest run from @sector, up to @end, that one bio can
+ *	read: consecutive chunks on the original, chunks stored one after
+ *	the other on one storage device, or chunks stored in files
+ *
+ * Chunks of the run on the original hold a reader each, so that writes to
+ * them wait until the read is over: the caller must end every successful
+ * map with diff_area_image_unmap() once the read is done.
+ *
+ * Context: process context, may sleep (GFP_NOIO allocations).
+ * Return: 0; -EIO once the snapshot is corrupted or for a chunk whose copy
+ * failed; -ENOMEM.
+ */
+int diff_area_image_map(struct diff_area *da, sector_t sector, sector_t end,
+			struct diff_area_map *map)
+{
+	unsigned long index = sector >> da->chunk_shift;
+	struct bio_list release = BIO_EMPTY_LIST;
+	struct diff_area_map next;
+	sector_t chunk_start;
+	int ret;
+
+	if (end > da->capacity || diff_area_passes(da))
+		return -EIO;
+	chunk_start = (sector_t)index << da->chunk_shift;
+	xa_lock_irq(&da->chunks);
+	ret = __diff_area_image_chunk(da, index, map);
+	if (ret)
+		goto out_unlock;
+	map->sector += sector - chunk_start;
+	map->count = min(end, chunk_start + diff_area_chunk_sectors(da, index)) -
+		     sector;
+	map->first = index;
+	map->last = index;
+	while (sector + map->count < end) {
+		index++;
+		chunk_start = (sector_t)index << da->chunk_shift;
+		if (__diff_area_image_chunk(da, index, &next))
+			break;
+		if (next.to != map->to ||
+		    (map->to != DIFF_AREA_MAP_SYNC &&
+		     (next.bdev != map->bdev ||
+		      next.sector != map->sector + map->count))) {
+			if (next.to == DIFF_AREA_MAP_ORIG)
+				__diff_area_image_put_readers(da, index, index,
+							      &release);
+			break;
+		}
+		map->count += min(end, chunk_start +
+				  diff_area_chunk_sectors(da, index)) -
+			      chunk_start;
+		map->last = index;
+	}
+out_unlock:
+	xa_unlock_irq(&da->chunks);
+	diff_area_requeue(da, &release);
+	return ret;
+}
+
+/**
+ * diff_area_image_unmap() - an image read mapped by diff_area_image_map()
+ * is done
+ * @da: the diff area
+ * @map: the run it read
+ *
+ * The chunks read on the original drop their readers: the writes waiting
+ * for them go on.
+ *
+ * Context: any, bio completion included.
+ * Return: 0, or -EIO if the snapshot is corrupted or being destroyed: the
+ * original's writes may no longer have waited, so the data read cannot be
+ * trusted to be the take's.
+ */
+int diff_area_image_unmap(struct diff_area *da,
+			  const struct diff_area_map *map)
+{
+	struct bio_list release = BIO_EMPTY_LIST;
+	unsigned long flags;
+
+	if (map->to == DIFF_AREA_MAP_ORIG) {
+		xa_lock_irqsave(&da->chunks, flags);
+		__diff_area_image_put_readers(da, map->first, map->last,
+					      &release);
+		xa_unlock_irqrestore(&da->chunks, flags);
+		diff_area_requeue(da, &release);
+	}
+	return diff_area_passes(da) ? -EIO : 0;
 }

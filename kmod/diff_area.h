@@ -110,6 +110,38 @@ struct diff_area {
 	int error;
 };
 
+/**
+ * enum diff_area_map_to - where a piece of an image read is served from
+ * @DIFF_AREA_MAP_ORIG: the original device, chunks never copied (or being
+ *	copied); each holds a reader until diff_area_image_unmap()
+ * @DIFF_AREA_MAP_STORAGE: a block device of the difference storage
+ * @DIFF_AREA_MAP_SYNC: chunks stored in a file: read synchronously by the
+ *	image's worker (diff_area_image_io())
+ */
+enum diff_area_map_to {
+	DIFF_AREA_MAP_ORIG,
+	DIFF_AREA_MAP_STORAGE,
+	DIFF_AREA_MAP_SYNC,
+};
+
+/**
+ * struct diff_area_map - a run of an image read with one place to go
+ * @to: where, see &enum diff_area_map_to
+ * @bdev: the device to read (ORIG, STORAGE); NULL for SYNC
+ * @sector: the first sector to read on @bdev (ORIG, STORAGE)
+ * @count: sectors of the image in the run
+ * @first: the first chunk of the run
+ * @last: the last chunk of the run
+ */
+struct diff_area_map {
+	enum diff_area_map_to to;
+	struct block_device *bdev;
+	sector_t sector;
+	sector_t count;
+	unsigned long first;
+	unsigned long last;
+};
+
 int diff_area_init(void);
 void diff_area_exit(void);
 
@@ -126,5 +158,9 @@ void diff_area_stop(struct diff_area *da);
 bool diff_area_submit_bio(struct diff_area *da, struct bio *bio);
 void diff_area_set_error(struct diff_area *da, int error);
 int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf);
+int diff_area_image_map(struct diff_area *da, sector_t sector, sector_t end,
+			struct diff_area_map *map);
+int diff_area_image_unmap(struct diff_area *da,
+			  const struct diff_area_map *map);
 
 #endif /* __BLKSNAP_DIFF_AREA_H */

@@ -16,8 +16,11 @@ struct diff_area;
  * @minor: N, also the minor number
  * @buf: one chunk, for the worker's I/O
  * @lock: protects @queue, @open_count, @dying
- * @queue: bios waiting for the worker
+ * @queue: bios waiting for the worker: writes, and clones of reads of
+ *	chunks stored in files
  * @work: serves the bios, one at a time
+ * @inflight: clones of reads not ended yet; atomic, the destroy waits for
+ *	it to fall to 0 (wait_var_event())
  * @open_count: opens of the device
  * @dying: destroy claimed the image: no more opens
  * @added: the disk was added (and must be deleted)
@@ -30,6 +33,7 @@ struct snapimage {
 	spinlock_t lock; /* protects @queue, @open_count, @dying */
 	struct bio_list queue;
 	struct work_struct work;
+	atomic_t inflight;
 	unsigned int open_count;
 	bool dying;
 	bool added;

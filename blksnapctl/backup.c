@@ -3,12 +3,15 @@
  * The backup engine: plan (full or incremental), copy through NBD into a
  * partial image, flush, rename, then append the manifest.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <nettle/sha2.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -25,6 +28,12 @@
 /* The longest extent the manifest checksums as one (verify names extents
  * of at most this size). */
 #define RECORD_MAX	(4u << 20)
+/* Buffers with at most this much data are hashed by the copy loop itself
+ * when the hasher is idle: handing 4 KiB over costs more than hashing it. */
+#define HASH_INLINE_MAX	(128u * 1024)
+/* Runs of one kind (data or zero) in a buffer: one per granule at most,
+ * plus one for a start that is not aligned to a granule. */
+#define RUNS_MAX	(NBD_WRITER_BUF_SIZE / ZERO_GRAIN + 1)
 
 static bool device_name_ok(const char *s)
 {
@@ -188,6 +197,174 @@ static int recorder_add(struct recorder *rec, uint64_t off, const uint8_t *p, si
 	return 0;
 }
 
+/*
+ * The hasher: a thread that checksums buffers for the manifest while the
+ * copy loop reads the next ones and keeps qemu-nbd fed, so that SHA-256 (the
+ * largest CPU cost of a full backup) runs beside the copy, not between its
+ * steps.  Jobs are taken in order (an extent's checksum runs across
+ * buffers); a buffer stays busy until it is hashed.
+ */
+struct hash_run {
+	uint64_t off;
+	uint32_t boff, len;
+	bool zero;
+};
+
+struct hash_job {
+	struct nbd_wbuf *b;
+	bool close_before;		/* starts an extent of the list */
+	unsigned n;
+	struct hash_run runs[RUNS_MAX];
+};
+
+struct hasher {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* under lock: */
+	struct hash_job q[NBD_WRITER_BUFFERS];	/* one per busy buffer at most */
+	unsigned head, count;
+	bool working;			/* the thread hashes a job it took */
+	bool done;			/* no more jobs will come */
+	int error;
+	/* the thread's alone while it runs, the caller's once it ended or
+	 * while it is idle (count == 0 && !working): */
+	struct recorder rec;
+	int wake_fd;			/* eventfd: a buffer is no longer busy */
+	pthread_t thread;
+	bool started;
+};
+
+static int hash_job_run(struct recorder *rec, const struct hash_job *j)
+{
+	if (j->close_before)
+		recorder_close(rec);
+	for (unsigned i = 0; i < j->n; i++) {
+		const struct hash_run *x = &j->runs[i];
+		int r = recorder_add(rec, x->off, j->b->data + x->boff, x->len, x->zero);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void *hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		struct hash_job *j;
+		struct nbd_wbuf *b;
+		int r = 0;
+
+		while (h->count == 0 && !h->done)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->count == 0)
+			break;
+		j = &h->q[h->head];
+		h->working = true;
+		pthread_mutex_unlock(&h->lock);
+
+		/* the slot stays ours until count drops: no copy needed */
+		b = j->b;
+		if (!h->error)
+			r = hash_job_run(&h->rec, j);
+
+		pthread_mutex_lock(&h->lock);
+		if (r < 0 && !h->error)
+			h->error = r;
+		h->head = (h->head + 1) % NBD_WRITER_BUFFERS;
+		h->count--;
+		h->working = false;
+		/* only now may the buffer come back in a new job */
+		atomic_store_explicit(&b->busy, 0, memory_order_release);
+		(void)!write(h->wake_fd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+static int hasher_start(struct hasher *h)
+{
+	sigset_t all, old;
+	int r;
+
+	*h = (struct hasher){ .wake_fd = -1 };
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (h->wake_fd < 0)
+		return log_error_errno(-errno, "cannot create an eventfd: %m");
+	/* SIGINT and SIGTERM go to the copy loop, which stops on them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = -pthread_create(&h->thread, NULL, hasher_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		return log_error_errno(r, "cannot start the hashing thread: %m");
+	h->started = true;
+	return 0;
+}
+
+/* Let the thread finish the jobs queued, and end it.  Return: its error. */
+static int hasher_stop(struct hasher *h)
+{
+	if (h->started) {
+		pthread_mutex_lock(&h->lock);
+		h->done = true;
+		pthread_cond_signal(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->thread, NULL);
+		h->started = false;
+	}
+	return h->error;
+}
+
+static void hasher_done(struct hasher *h)
+{
+	hasher_stop(h);
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+	h->wake_fd = -1;
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h->rec.v);
+	h->rec.v = NULL;
+}
+
+/* Hash j (its buffer busy until then): by the thread, or here when the
+ * thread is idle and j small. */
+static int hasher_submit(struct hasher *h, const struct hash_job *j)
+{
+	uint64_t bytes = 0;
+	bool idle;
+
+	for (unsigned i = 0; i < j->n; i++)
+		bytes += j->runs[i].len;
+	pthread_mutex_lock(&h->lock);
+	if (h->error) {
+		int r = h->error;
+
+		pthread_mutex_unlock(&h->lock);
+		return r;
+	}
+	idle = h->count == 0 && !h->working;
+	if (!(idle && bytes <= HASH_INLINE_MAX)) {
+		assert(h->count < NBD_WRITER_BUFFERS);
+		atomic_store_explicit(&j->b->busy, 1, memory_order_relaxed);
+		h->q[(h->head + h->count) % NBD_WRITER_BUFFERS] = *j;
+		h->count++;
+		pthread_cond_signal(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	/* idle, and only this thread queues: the recorder is ours */
+	return hash_job_run(&h->rec, j);
+}
+
 static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -213,8 +390,9 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
  * the backing image), a full backup leaves them unallocated.
  */
 static int copy_buffer(struct nbd_writer *w, struct nbd_wbuf *b, uint64_t off, size_t len,
-		       bool full, struct recorder *rec)
+		       bool full, bool extent_start, struct hasher *hs)
 {
+	struct hash_job job = { .b = b, .close_before = extent_start };
 	size_t i = 0;
 
 	while (i < len) {
@@ -242,24 +420,24 @@ static int copy_buffer(struct nbd_writer *w, struct nbd_wbuf *b, uint64_t off, s
 			r = 0;
 		if (r < 0)
 			return r;
-		r = recorder_add(rec, off + i, b->data + i, j - i, zero);
-		if (r < 0)
-			return r;
+		assert(job.n < RUNS_MAX);
+		job.runs[job.n++] = (struct hash_run){ off + i, i, j - i, zero };
 		i = j;
 	}
-	return 0;
+	return hasher_submit(hs, &job);
 }
 
 static int copy_extents(struct nbd_writer *w, const struct backup_source *src,
-			const struct extent_list *list, bool full, struct recorder *rec,
+			const struct extent_list *list, bool full, struct hasher *hs,
 			struct progress *prog)
 {
 	uint64_t done = 0;
 
 	for (size_t e = 0; e < list->n; e++) {
 		uint64_t pos = list->v[e].offset, end = pos + list->v[e].length;
+		/* an extent never merges with the one before */
+		bool extent_start = true;
 
-		recorder_close(rec);	/* an extent never merges with the one before */
 		while (pos < end) {
 			size_t n = MIN(end - pos, (uint64_t)NBD_WRITER_BUF_SIZE);
 			struct nbd_wbuf *b;
@@ -275,7 +453,8 @@ static int copy_extents(struct nbd_writer *w, const struct backup_source *src,
 			else if (r < 0 && !interrupted)
 				r = log_error_errno(r, "cannot read %s at offset %" PRIu64 ": %m", src->what, pos);
 			if (r >= 0)
-				r = copy_buffer(w, b, pos, n, full, rec);
+				r = copy_buffer(w, b, pos, n, full, extent_start, hs);
+			extent_start = false;
 			nbd_writer_put_buffer(w, b);
 			if (r < 0)
 				return interrupted ? -EINTR : r;
@@ -284,7 +463,6 @@ static int copy_extents(struct nbd_writer *w, const struct backup_source *src,
 			progress_update(prog, done);
 		}
 	}
-	recorder_close(rec);
 	return interrupted ? -EINTR : 0;
 }
 
@@ -302,7 +480,7 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 	const struct chain_backup *last = chain_last(t->chain);
 	const struct extent_list *list = changed;
 	struct chain_backup b = {};
-	struct recorder rec = {};
+	struct hasher hs = { .wake_fd = -1 };
 	struct progress prog;
 	char s1[16], s2[16];
 	uint64_t started;
@@ -340,8 +518,17 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 	r = nbd_writer_new(partial_path, plan->full ? NULL : last->image, src->size, &w);
 	if (r < 0)
 		goto out;
+	r = hasher_start(&hs);
+	if (r < 0)
+		goto fail_partial;
+	nbd_writer_set_wake_fd(w, hs.wake_fd);
 	progress_begin(&prog, t->device, extent_list_bytes(list));
-	r = copy_extents(w, src, list, plan->full, &rec, &prog);
+	r = copy_extents(w, src, list, plan->full, &hs, &prog);
+	/* every buffer hashed before the writer (and its buffers) may go */
+	int rh = hasher_stop(&hs);
+	if (r >= 0 && rh < 0)
+		r = log_error_errno(rh, "cannot checksum the extents: %m");
+	recorder_close(&hs.rec);
 	if (r >= 0)
 		r = nbd_writer_finish(w);
 	progress_end(&prog);
@@ -371,8 +558,8 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 		.device_size = src->size,
 		.snap_number = src->snap_number,
 		.changed_bytes = extent_list_bytes(list),
-		.extents = TAKE_PTR(rec.v),
-		.n_extents = rec.n,
+		.extents = TAKE_PTR(hs.rec.v),
+		.n_extents = hs.rec.n,
 	};
 	snprintf(b.generation_id, sizeof(b.generation_id), "%s", src->generation_id);
 	if (!b.reason || (!plan->full && !b.backing)) {
@@ -382,6 +569,7 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 	r = chain_append_save(t->chain, t->dirfd, t->path, &b);
 	if (r < 0)
 		goto fail_image;
+	hasher_done(&hs);
 	interrupt_restore();
 
 	double secs = (now_usec() - started) / 1e6;
@@ -395,12 +583,13 @@ fail_image:
 	chain_backup_done(&b);
 	goto out;
 fail_partial:
+	hasher_stop(&hs);	/* it reads the writer's buffers */
 	if (w) {
 		nbd_writer_free(TAKE_PTR(w));	/* qemu-nbd lets go of the file */
 	}
 	unlinkat(t->dirfd, partial, 0);
 out:
-	free(rec.v);
+	hasher_done(&hs);
 	if (r == -EINTR || interrupted) {
 		log_error("%s: interrupted by %s: the partial image was removed, the chain in %s is as it was",
 			  t->device, signal_name(interrupted), t->path);

@@ -9,6 +9,7 @@
 #ifndef BLKSNAPCTL_NBDWRITE_H
 #define BLKSNAPCTL_NBDWRITE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ struct nbd_wbuf {
 	uint8_t *data;		/* NBD_WRITER_BUF_SIZE bytes */
 	unsigned pending;	/* writes in flight from it */
 	int held;		/* the producer still fills or submits it */
+	atomic_int busy;	/* another thread still reads it (set and
+				 * cleared by the producer's helpers) */
 };
 
 /*
@@ -44,7 +47,14 @@ static inline void nbd_writer_freep(struct nbd_writer **w)
 }
 
 /*
- * A free buffer, waiting for writes to complete if all are in use.
+ * A file descriptor (an eventfd) whose readability also ends a wait in
+ * nbd_writer_get_buffer(): another thread writes it when it clears a
+ * buffer's busy flag.  -1: none.
+ */
+void nbd_writer_set_wake_fd(struct nbd_writer *w, int fd);
+
+/*
+ * A free buffer (no writes in flight from it, not busy), waiting for writes to complete if all are in use.
  * Return: 0, -EINTR when interrupted, or the first write error.
  */
 int nbd_writer_get_buffer(struct nbd_writer *w, struct nbd_wbuf **ret);
@@ -58,8 +68,8 @@ int nbd_writer_pwrite(struct nbd_writer *w, struct nbd_wbuf *b, size_t boff,
 int nbd_writer_zero(struct nbd_writer *w, uint64_t len, uint64_t off);
 
 /*
- * Wait for every write, flush the image to stable storage and stop
- * qemu-nbd.  Return: 0 or the first error of any write or the flush.
+ * Wait for every write, flush the image, stop qemu-nbd and fsync the
+ * image file.  Return: 0 or the first error of any write or the flush.
  */
 int nbd_writer_finish(struct nbd_writer *w);
 

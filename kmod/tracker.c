@@ -527,63 +527,91 @@ static struct tracker_state *tracker_state_get(struct tracker *tracker)
 	return state;
 }
 
+/* A tracked partition a whole-disk write touches; see tracker_mark_parts(). */
+struct tracker_part_hit {
+	struct tracker *tracker;
+	sector_t start;		/* of the partition in the disk */
+	sector_t from;		/* the first sector written, in the disk */
+	sector_t len;		/* of the partition */
+};
+
+/* Mark [@sector, @end) of the disk in the map of each tracked partition. */
+static void tracker_mark_all_parts(struct block_device *disk, sector_t sector,
+				   sector_t end)
+{
+	struct block_device *part;
+	struct tracker *tracker;
+	sector_t start, len;
+	unsigned long i;
+
+	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
+		start = part->bd_start_sect;
+		len = bdev_nr_sectors(part);
+		if (end <= start || sector >= start + len)
+			continue;
+		tracker = xa_load(&trackers, part->bd_dev);
+		if (tracker)
+			cbt_map_mark(tracker->cbt_map, sector - min(sector, start),
+				     min(end, start + len) - max(sector, start));
+	}
+}
+
 /*
  * A write through a whole disk: hold the states of the tracked partitions
  * it touches in @states from index *@n on and mark it in their maps (in
  * their sector space).  When they do not all fit, *@count is cut at the
- * start of the first partition that does not, and only the partitions
- * before the cut are held and marked: the rest is another piece.  With
- * @states NULL, marks all of them and holds none.  RCU read lock held.
+ * start of the first partition (by position) that does not, and only the
+ * partitions before the cut are held and marked: the rest is another
+ * piece.  One walk of the partition table, keeping the first ones by
+ * position.  RCU read lock held.
  */
 static void tracker_mark_parts(struct block_device *disk, sector_t sector,
 			       sector_t *count, struct tracker_state **states,
 			       unsigned int *n)
 {
-	/* The first starts (clipped to @sector) in the disk, sorted. */
-	sector_t starts[TRACKER_IO_STATES + 1];
+	/* Sorted by .from; one more than fits, to know where to cut. */
+	struct tracker_part_hit hits[TRACKER_IO_STATES + 1], *hit;
 	unsigned int room = TRACKER_IO_STATES - *n, found = 0, k;
 	unsigned int lbs = bdev_logical_block_size(disk) >> SECTOR_SHIFT;
+	sector_t start, len, from, end = sector + *count, cut;
 	struct block_device *part;
 	struct tracker *tracker;
-	sector_t start, len, end = sector + *count, cut;
 	unsigned long i;
 
 	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
 		start = part->bd_start_sect;
-		if (end <= start || sector >= start + bdev_nr_sectors(part) ||
-		    !xa_load(&trackers, part->bd_dev))
-			continue;
-		start = max(sector, start);
-		for (k = min(found, room + 1); k && starts[k - 1] > start; k--)
-			if (k <= room)
-				starts[k] = starts[k - 1];
-		if (k <= room)
-			starts[k] = start;
-		found++;
-	}
-	if (states && found > room) {
-		cut = round_down(starts[room], lbs);
-		if (cut > sector)
-			end = cut;
-	}
-	*count = end - sector;
-
-	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
-		tracker = xa_load(&trackers, part->bd_dev);
-		if (!tracker)
-			continue;
-		start = part->bd_start_sect;
 		len = bdev_nr_sectors(part);
 		if (end <= start || sector >= start + len)
 			continue;
-		cbt_map_mark(tracker->cbt_map,
-			     sector > start ? sector - start : 0,
-			     min(end, start + len) - max(sector, start));
-		/* Full only if the table changed since the first pass. */
-		if (!states || *n == TRACKER_IO_STATES)
+		tracker = xa_load(&trackers, part->bd_dev);
+		if (!tracker)
 			continue;
-		tracker_check_capacity(tracker);
-		states[(*n)++] = tracker_state_get(tracker);
+		from = max(sector, start);
+		for (k = min(found, room + 1); k && hits[k - 1].from > from; k--)
+			if (k <= room)
+				hits[k] = hits[k - 1];
+		if (k <= room)
+			hits[k] = (struct tracker_part_hit){ tracker, start,
+							     from, len };
+		found++;
+	}
+	if (found > room) {
+		cut = round_down(hits[room].from, lbs);
+		if (cut > sector)
+			end = cut;
+		else	/* Overlapping partitions: the rest marked, not held. */
+			tracker_mark_all_parts(disk, sector, end);
+		found = room;
+	}
+	*count = end - sector;
+
+	for (hit = hits; hit < hits + found; hit++) {
+		if (hit->from >= end)	/* Overlapping partitions again. */
+			continue;
+		cbt_map_mark(hit->tracker->cbt_map, hit->from - hit->start,
+			     min(end, hit->start + hit->len) - hit->from);
+		tracker_check_capacity(hit->tracker);
+		states[(*n)++] = tracker_state_get(hit->tracker);
 	}
 }
 
@@ -740,8 +768,8 @@ again:
 		if (tracker)
 			cbt_map_mark(tracker->cbt_map, sector + count,
 				     bio_sectors(bio) - count);
-		count = bio_sectors(bio);
-		tracker_mark_parts(bdev, sector, &count, NULL, &n);
+		tracker_mark_all_parts(bdev, sector + count,
+				       sector + bio_sectors(bio));
 		rcu_read_unlock();
 		return false;
 	}

@@ -27,6 +27,27 @@ max_inflight_reads() {
 	echo "$max"
 }
 
+# sampler_start OUT / sampler_stop: max_inflight_reads into OUT in the
+# background, between the two
+sampler_start() {
+	rm -f /tmp/stop
+	max_inflight_reads /tmp/stop > "$1" &
+	sampler=$!
+}
+sampler_stop() {
+	touch /tmp/stop
+	wait "$sampler"
+}
+
+# seq_read DEV OUT: fio reads DEV in 1 MiB at iodepth 16 for 8 s; prints
+# the rate
+seq_read() {
+	fio --name=r --filename="$1" --rw=read --bs=1M --direct=1 \
+		--ioengine=libaio --iodepth=16 --time_based --runtime=8 \
+		--output="$2" >/dev/null
+	grep -o 'READ: bw=[^ ]*' "$2"
+}
+
 # quarter_sum DEV Q -> sha256 of quarter Q (0-3) of the device
 quarter_sum() {
 	dd if="$1" bs=1M skip=$(($2 * quarter)) count=$quarter iflag=direct \
@@ -36,7 +57,7 @@ quarter_sum() {
 # reads_in_flight_and_consistent NAME STORAGE-ARGS...: the whole scenario
 # with a snapshot whose storage is given by STORAGE-ARGS
 reads_in_flight_and_consistent() {
-	local info q bad sampler writer id img take_sum
+	local info q bad writer id img take_sum
 	local -a take_q readers
 	local name=$1
 	shift
@@ -47,24 +68,15 @@ reads_in_flight_and_consistent() {
 		take_q[q]=$(quarter_sum "$orig" "$q")
 	done
 	# For the log only (timings are noise here): the raw device's rate.
-	fio --name=raw --filename="$orig" --rw=read --bs=1M --direct=1 \
-		--ioengine=libaio --iodepth=16 --time_based --runtime=8 \
-		--output=/tmp/fio-raw.out >/dev/null
-	echo "raw reads: $(grep -o 'READ: bw=[^ ]*' /tmp/fio-raw.out)"
+	echo "raw reads: $(seq_read "$orig" /tmp/fio-raw.out)"
 	id=$(snap_field snapshot "$(nl snapshot-create "$orig" --chunk-size 65536)")
 	nl snapshot-append "$id" "$@" >/dev/null
 	img=$(snap_image "$orig" "$(nl snapshot-take "$id")")
 
 	step "$name: act: fio reads the image (never-copied chunks), 1 MiB at iodepth 16"
-	rm -f /tmp/stop
-	max_inflight_reads /tmp/stop > /tmp/max1 &
-	sampler=$!
-	fio --name=r --filename="$img" --rw=read --bs=1M --direct=1 \
-		--ioengine=libaio --iodepth=16 --time_based --runtime=8 \
-		--output=/tmp/fio-read.out >/dev/null
-	touch /tmp/stop
-	wait "$sampler"
-	echo "image reads: $(grep -o 'READ: bw=[^ ]*' /tmp/fio-read.out)"
+	sampler_start /tmp/max1
+	echo "image reads: $(seq_read "$img" /tmp/fio-read.out)"
+	sampler_stop
 	echo "most reads in flight on $orig_name: $(cat /tmp/max1)"
 
 	step "$name: assert: more than one read was in flight on the original at a time"
@@ -72,9 +84,7 @@ reads_in_flight_and_consistent() {
 		fail "at most $(cat /tmp/max1) read in flight on $orig_name during image reads at iodepth 16"
 
 	step "$name: act: random writes to the original race four readers of the image"
-	rm -f /tmp/stop
-	max_inflight_reads /tmp/stop > /tmp/max2 &
-	sampler=$!
+	sampler_start /tmp/max2
 	fio --name=w --filename="$orig" --rw=randwrite --bs=4k --direct=1 \
 		--ioengine=libaio --iodepth=16 --time_based --runtime=15 \
 		--randseed=42 --output=/tmp/fio-write.out >/dev/null &
@@ -98,8 +108,7 @@ reads_in_flight_and_consistent() {
 		cat "/tmp/reader$q"
 	done
 	wait "$writer"
-	touch /tmp/stop
-	wait "$sampler"
+	sampler_stop
 	echo "most reads in flight on $orig_name during the race: $(cat /tmp/max2)"
 
 	step "$name: assert: every quarter read during the writes was the data of the take"

@@ -31,9 +31,17 @@
 /* Buffers with at most this much data are hashed by the copy loop itself
  * when the hasher is idle: handing 4 KiB over costs more than hashing it. */
 #define HASH_INLINE_MAX	(128u * 1024)
-/* Runs of one kind (data or zero) in a buffer: one per granule at most,
- * plus one for a start that is not aligned to a granule. */
-#define RUNS_MAX	(NBD_WRITER_BUF_SIZE / ZERO_GRAIN + 1)
+/* Runs of one kind (data or zero) in a buffer.  A piece of an extent of n
+ * bytes makes at most n / ZERO_GRAIN + 2 of them; a buffer holds pieces of
+ * several small extents until it is full or its runs are: enough for 64
+ * scattered 4 KiB extents (a buffer each would leave a handful of writes in
+ * flight), and always for one whole buffer. */
+#define RUNS_MAX	96
+#define PIECE_RUNS(n)	((n) / ZERO_GRAIN + 2)
+/* Scattered reads of the source are announced this far ahead (bytes of
+ * extents of less than a buffer), so that the device has many in flight
+ * instead of one synchronous read at a time. */
+#define READAHEAD_BYTES	(8u << 20)
 
 static bool device_name_ok(const char *s)
 {
@@ -208,11 +216,11 @@ struct hash_run {
 	uint64_t off;
 	uint32_t boff, len;
 	bool zero;
+	bool close_before;		/* starts an extent of the list */
 };
 
 struct hash_job {
 	struct nbd_wbuf *b;
-	bool close_before;		/* starts an extent of the list */
 	unsigned n;
 	struct hash_run runs[RUNS_MAX];
 };
@@ -236,12 +244,13 @@ struct hasher {
 
 static int hash_job_run(struct recorder *rec, const struct hash_job *j)
 {
-	if (j->close_before)
-		recorder_close(rec);
 	for (unsigned i = 0; i < j->n; i++) {
 		const struct hash_run *x = &j->runs[i];
-		int r = recorder_add(rec, x->off, j->b->data + x->boff, x->len, x->zero);
+		int r;
 
+		if (x->close_before)
+			recorder_close(rec);
+		r = recorder_add(rec, x->off, j->b->data + x->boff, x->len, x->zero);
 		if (r < 0)
 			return r;
 	}
@@ -384,15 +393,16 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 }
 
 /*
- * Copy one buffer's worth: [off, off+len) of the source, already in b.
- * Ranges of ZERO_GRAIN (aligned to the device) that are all zero are not
- * sent as data: an incremental sends them as write-zeroes (they must hide
- * the backing image), a full backup leaves them unallocated.
+ * Copy one piece: [off, off+len) of the source, already in b at boff; its
+ * runs are added to job (for b).  Ranges of ZERO_GRAIN (aligned to the
+ * device) that are all zero are not sent as data: an incremental sends
+ * them as write-zeroes (they must hide the backing image), a full backup
+ * leaves them unallocated.
  */
-static int copy_buffer(struct nbd_writer *w, struct nbd_wbuf *b, uint64_t off, size_t len,
-		       bool full, bool extent_start, struct hasher *hs)
+static int copy_piece(struct nbd_writer *w, struct hash_job *job, size_t boff, uint64_t off,
+		      size_t len, bool full, bool extent_start)
 {
-	struct hash_job job = { .b = b, .close_before = extent_start };
+	const uint8_t *data = job->b->data + boff;
 	size_t i = 0;
 
 	while (i < len) {
@@ -402,7 +412,7 @@ static int copy_buffer(struct nbd_writer *w, struct nbd_wbuf *b, uint64_t off, s
 		/* one run of granules of the same kind */
 		do {
 			size_t g = MIN(len - j, ZERO_GRAIN - (off + j) % ZERO_GRAIN);
-			bool z = all_zero(b->data + j, g);
+			bool z = all_zero(data + j, g);
 
 			if (j == i)
 				zero = z;
@@ -413,56 +423,108 @@ static int copy_buffer(struct nbd_writer *w, struct nbd_wbuf *b, uint64_t off, s
 
 		int r;
 		if (!zero)
-			r = nbd_writer_pwrite(w, b, i, j - i, off + i);
+			r = nbd_writer_pwrite(w, job->b, boff + i, j - i, off + i);
 		else if (!full)
 			r = nbd_writer_zero(w, j - i, off + i);
 		else
 			r = 0;
 		if (r < 0)
 			return r;
-		assert(job.n < RUNS_MAX);
-		job.runs[job.n++] = (struct hash_run){ off + i, i, j - i, zero };
+		assert(job->n < RUNS_MAX);
+		job->runs[job->n++] = (struct hash_run){
+			off + i, boff + i, j - i, zero, extent_start && i == 0 };
 		i = j;
 	}
-	return hasher_submit(hs, &job);
+	return 0;
+}
+
+/* Announce the small extents ahead of the copy to the source's device. */
+static void read_ahead(const struct backup_source *src, const struct extent_list *list,
+		       size_t e, size_t *ahead, uint64_t *ahead_end, uint64_t done)
+{
+	if (*ahead < e + 1)
+		*ahead = e + 1;
+	for (; *ahead < list->n && *ahead_end < done + READAHEAD_BYTES; (*ahead)++) {
+		const struct extent *x = &list->v[*ahead];
+
+		if (x->length >= NBD_WRITER_BUF_SIZE)
+			break;	/* big: the kernel's own readahead takes it */
+		(void)posix_fadvise(src->fd, x->offset, x->length, POSIX_FADV_WILLNEED);
+		*ahead_end += x->length;
+	}
+}
+
+/* Hand the buffer being filled to the hasher and give it back. */
+static int close_buffer(struct nbd_writer *w, struct hasher *hs, struct hash_job *job)
+{
+	int r = 0;
+
+	if (!job->b)
+		return 0;
+	if (job->n)
+		r = hasher_submit(hs, job);
+	nbd_writer_put_buffer(w, job->b);
+	*job = (struct hash_job){};
+	return r;
 }
 
 static int copy_extents(struct nbd_writer *w, const struct backup_source *src,
 			const struct extent_list *list, bool full, struct hasher *hs,
 			struct progress *prog)
 {
-	uint64_t done = 0;
+	struct hash_job job = {};
+	uint64_t done = 0, ahead_end = 0;
+	size_t boff = 0, ahead = 0;
+	int r = 0;
 
-	for (size_t e = 0; e < list->n; e++) {
+	for (size_t e = 0; e < list->n && r >= 0; e++) {
 		uint64_t pos = list->v[e].offset, end = pos + list->v[e].length;
 		/* an extent never merges with the one before */
 		bool extent_start = true;
 
+		if (list->v[e].length < NBD_WRITER_BUF_SIZE) {
+			if (ahead_end < done + READAHEAD_BYTES / 2)
+				read_ahead(src, list, e, &ahead, &ahead_end, done);
+		}
 		while (pos < end) {
 			size_t n = MIN(end - pos, (uint64_t)NBD_WRITER_BUF_SIZE);
-			struct nbd_wbuf *b;
-			int r;
 
-			r = nbd_writer_get_buffer(w, &b);
-			if (r < 0)
-				return r;
-			r = pread_full(src->fd, b->data, n, pos);
+			/* several small extents share a buffer; a big one starts its own */
+			if (job.b && (boff + n > NBD_WRITER_BUF_SIZE ||
+				      job.n + PIECE_RUNS(n) > RUNS_MAX)) {
+				r = close_buffer(w, hs, &job);
+				if (r < 0)
+					break;
+			}
+			if (!job.b) {
+				r = nbd_writer_get_buffer(w, &job.b);
+				if (r < 0)
+					break;
+				boff = 0;
+			}
+			r = pread_full(src->fd, job.b->data + boff, n, pos);
 			if (r == -ENODATA)
 				r = log_error_errno(-EIO, "%s ends before offset %" PRIu64 ", inside its size of %" PRIu64 " bytes",
 						    src->what, pos + n, src->size);
 			else if (r < 0 && !interrupted)
 				r = log_error_errno(r, "cannot read %s at offset %" PRIu64 ": %m", src->what, pos);
 			if (r >= 0)
-				r = copy_buffer(w, b, pos, n, full, extent_start, hs);
-			extent_start = false;
-			nbd_writer_put_buffer(w, b);
+				r = copy_piece(w, &job, boff, pos, n, full, extent_start);
 			if (r < 0)
-				return interrupted ? -EINTR : r;
+				break;
+			extent_start = false;
+			boff += n;
 			pos += n;
 			done += n;
 			progress_update(prog, done);
 		}
 	}
+	/* what was read is hashed even after a failure: the buffer goes back */
+	int rc = close_buffer(w, hs, &job);
+	if (r >= 0)
+		r = rc;
+	if (r < 0)
+		return interrupted ? -EINTR : r;
 	return interrupted ? -EINTR : 0;
 }
 

@@ -4,7 +4,8 @@
 # qemu-img info --backing-chain, and leave zero and unchanged space
 # unallocated: the full image holds only the data, each overlay only the
 # bytes of its changed extents (2 KiB subclusters), zeroed ones as zero
-# clusters.  Only the owner may read the backups.
+# clusters.  Only the owner may read the backups.  Then 300 scattered
+# small extents, which share copy buffers, restore and verify too.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 . "$BLKSNAP_SRC/tests/lib/blksnapctl.sh"
 
@@ -64,6 +65,26 @@ echo "ok: the restored file is sparse ($kib KiB of 32 MiB)"
 step "the backups hold raw disk contents: only their owner may read them"
 assert_eq "modes" "700 700 600 600 600 600" \
 	"$(stat -c %a "$WORK/backups" "$chain" "$chain"/*.qcow2 "$chain/chain.json" | tr '\n' ' ' | sed 's/ $//')"
+
+step "point 3: 300 scattered 4 KiB extents and one adjacent to the last (several share a buffer); incremental"
+ext=()
+for i in $(seq 0 299); do
+	ext+=($((i * 25 * 4096)) 4096)
+done
+ext+=($((7501 * 4096)) 4096)
+for ((i = 0; i < ${#ext[@]}; i += 2)); do
+	write_random "$dev" "${ext[i]}" 4096
+done
+write_zero "$dev" $((25 * 4096)) 4096	# a changed block that is zero now
+cp "$dev" "$WORK/p3"
+extents_file "$WORK/e3" "${ext[@]}"
+backup_image /dev/vdb "$dev" $GEN1 4 "$WORK/backups" "$WORK/e3"
+assert_restores "$chain" 3 "$WORK/p3"
+assert_restores "$chain" 2 "$WORK/p2"
+assert_eq "the manifest keeps each of the 301 extents apart" 301 \
+	"$(jq '.backups[3].extents | length' "$chain/chain.json")"
+assert_eq "backup 3's changed bytes" $((301 * 4096)) \
+	"$(jq '.backups[3].changed_bytes' "$chain/chain.json")"
 
 step "the chain is sound"
 assert_chain_sound "$chain"

@@ -2,8 +2,8 @@
 # disks: 512M
 # timeout: 600
 #
-# A tracker on a mounted, busy ext4: every block of the extents of the
-# files written after the attach (FIEMAP, through filefrag) is marked in
+# A tracker on a mounted, busy ext4: every block of the written extents of
+# the files written after the attach (FIEMAP, through filefrag) is marked in
 # the map; the blocks of a file written before the attach and not touched
 # since stay clean.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
@@ -33,9 +33,11 @@ sync
 step "every block of every extent of the new files is marked"
 nl map --raw /tmp/map "$DISK1" >/dev/null
 for f in a b c busy.0.0; do
+	# fio preallocates its file: the blocks its random writes have not
+	# reached yet are unwritten extents, which nothing wrote to the disk
 	ext=$(filefrag -e -b4096 "/tmp/mnt/$f" |
-		awk -F'[:. ]+' '/^ *[0-9]+:/ { print $5, $6 }')
-	[ -n "$ext" ] || fail "no extents for $f"
+		awk -F'[:. ]+' '/^ *[0-9]+:/ && !/unwritten/ { print $5, $6 }')
+	[ -n "$ext" ] || fail "no written extents for $f"
 	total=0
 	while read -r first last; do
 		n=$((last - first + 1))

@@ -38,10 +38,10 @@ module_param_named(cow_max_pending, cow_max_pending, uint, 0444);
 MODULE_PARM_DESC(cow_max_pending,
 		 "Writes of one device that may wait for copies before writers are throttled (default 256)");
 
-static unsigned int cow_max_copies = 16;
+static unsigned int cow_max_copies = 64;
 module_param_named(cow_max_copies, cow_max_copies, uint, 0444);
 MODULE_PARM_DESC(cow_max_copies,
-		 "Copies running at once, each of up to 1 MiB of consecutive chunks (default 16)");
+		 "Copies in flight per device, each of up to 1 MiB of consecutive chunks (default 64)");
 
 /**
  * diff_area_init() - check the parameters
@@ -67,16 +67,25 @@ void diff_area_exit(void)
 
 /**
  * diff_area_alloc_wq() - the copy workqueue of a snapshot
+ * @io: the copy I/O workqueue instead
  *
  * Each snapshot has its own, so that its copies never wait behind those
- * of another (whose storage may be a file on one of its devices); its
- * max_active bounds the snapshot's copies in flight.
+ * of another (whose storage may be a file on one of its devices).  The
+ * copy workqueue considers deferred writes and starts copies (reads of the
+ * original); its workers may wait for a copy to end (at most
+ * cow_max_copies in flight per device) and for memory (a buffer of the
+ * reserve, given back by a copy that ends).  The copy I/O workqueue stores
+ * what was read and ends the copies: it never waits for the copy
+ * workqueue, so copies always end.
  *
  * Context: process context, may sleep.
  * Return: the workqueue or NULL.
  */
-struct workqueue_struct *diff_area_alloc_wq(void)
+struct workqueue_struct *diff_area_alloc_wq(bool io)
 {
+	if (io)
+		return alloc_workqueue("blksnap-cow-io",
+				       WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	return alloc_workqueue("blksnap-cow", WQ_UNBOUND | WQ_MEM_RECLAIM,
 			       cow_max_copies);
 }
@@ -422,98 +431,86 @@ static unsigned int diff_area_batch_max(struct diff_area *da)
 		     DIFF_AREA_BATCH_BYTES >> shift);
 }
 
-/*
- * Copy @n consecutive chunks (@chunks, in CHUNK_COPYING) with @buf, big
- * enough for them: one read of the original, then the fewest writes that
- * storage contiguity allows.  Each chunk's region is set.  Process
- * context, NOIO scope.
+/**
+ * struct diff_copy - the copy of a run of chunks, in flight
+ * @da: the diff area (a reference is held)
+ * @chunks: the chunks, in CHUNK_COPYING; never freed while they are
+ * @n: how many
+ * @pos: the first chunk of the current step
+ * @step: chunks per step: all of them with a buffer for the run, one at
+ *	a time with a buffer of the reserve
+ * @count: sectors of the current step
+ * @buf: the buffer of a step
+ * @pooled: @buf comes from the snapshot's reserve
+ * @bios: bios of the current stage in flight, plus one while they are sent
+ * @error: the first error; written before the last bio of a stage ends
+ * @low: free storage fell under the threshold
+ * @stage: what @work does next
+ * @work: the next stage, on the snapshot's copy I/O workqueue
+ *
+ * A step reads its chunks from the original (bios sent from the copy
+ * workqueue), then, once the last read ends, writes them to the storage
+ * in the fewest pieces its contiguity allows (sent from the snapshot's
+ * copy I/O workqueue; a storage file is written there synchronously);
+ * the last write's end starts the next step, or ends the copy.  No worker
+ * waits for the disks, so that as many copies run as writes need, and
+ * both disks stay busy.
  */
-static int diff_area_copy_chunks(struct diff_area *da, struct chunk **chunks,
-				 unsigned int n, void *buf, bool *low)
-{
-	struct snapshot *snapshot = da->snapshot;
-	sector_t unit = 1ULL << da->chunk_shift;
-	unsigned long first = chunks[0]->index;
-	sector_t count = 0, off, done, len;
-	struct diff_region piece;
-	unsigned int i;
-	bool piece_low;
-	int ret;
+struct diff_copy {
+	struct diff_area *da;
+	struct chunk *chunks[DIFF_AREA_BATCH_MAX];
+	unsigned int n;
+	unsigned int pos;
+	unsigned int step;
+	sector_t count;
+	void *buf;
+	bool pooled;
+	atomic_t bios;
+	int error;
+	bool low;
+	enum { DIFF_COPY_WRITE, DIFF_COPY_NEXT } stage;
+	struct work_struct work;
+};
 
-	for (i = 0; i < n; i++) {
-		ret = diff_area_copied_prepare(da, first + i);
-		if (ret)
-			return ret;
-		count += diff_area_chunk_sectors(da, first + i);
-	}
-	ret = diff_io_bdev(da->orig, REQ_OP_READ, (sector_t)first << da->chunk_shift,
-			   buf, count);
-	for (i = 0, off = 0; !ret && off < count; off += piece.count) {
-		ret = diff_storage_alloc(&snapshot->storage, count - off, unit,
-					 &piece, &piece_low);
-		*low |= piece_low;
-		if (!ret)
-			ret = diff_region_io(&piece, REQ_OP_WRITE,
-					     buf + (off << SECTOR_SHIFT), 0,
-					     piece.count);
-		for (done = 0; !ret && done < piece.count; done += len, i++) {
-			len = diff_area_chunk_sectors(da, first + i);
-			chunks[i]->region = piece;
-			chunks[i]->region.sector += done;
-			chunks[i]->region.count = len;
-		}
-	}
-	return ret;
+/* A bio of a stage ended; the last one queues the next stage. */
+static void diff_copy_put_bio(struct diff_copy *copy)
+{
+	if (atomic_dec_and_test(&copy->bios))
+		queue_work(copy->da->snapshot->cow_io_wq, &copy->work);
+}
+
+static void diff_copy_bio_end(struct bio *bio)
+{
+	struct diff_copy *copy = bio->bi_private;
+
+	if (bio->bi_status)
+		cmpxchg(&copy->error, 0, blk_status_to_errno(bio->bi_status));
+	bio_put(bio);
+	diff_copy_put_bio(copy);
+}
+
+static void diff_copy_set_error(struct diff_copy *copy, int error)
+{
+	if (error)
+		cmpxchg(&copy->error, 0, error);
 }
 
 /*
- * The copy of a run of chunks, queued for the first of them: the chunks
- * that a write (or an image write) needs, in CHUNK_COPYING, up to
- * diff_area_batch_max() of them.
+ * A copy is over: its @n chunks settle (or fail with @ret, and the
+ * snapshot is corrupted), their waiting writes go back to be considered;
+ * drops the copy's count and its reference to @da.  Process context.
  */
-static void diff_area_copy_work(struct work_struct *work)
+static void diff_area_copy_end(struct diff_area *da, struct chunk **chunks,
+			       unsigned int n, int ret)
 {
-	struct chunk *leader = container_of(work, struct chunk, work);
-	struct diff_area *da = leader->da;
-	struct snapshot *snapshot = da->snapshot;
-	struct chunk *chunks[DIFF_AREA_BATCH_MAX];
 	struct bio_list release = BIO_EMPTY_LIST;
-	unsigned long first = leader->index;
-	unsigned int n = leader->batch, i;
-	unsigned int noio;
-	bool low = false;
-	void *buf = NULL;
-	int ret;
+	unsigned int i;
 
-	/* Chunks being copied are never freed: the pointers stay good. */
-	xa_lock_irq(&da->chunks);
-	for (i = 0; i < n; i++)
-		chunks[i] = xa_load(&da->chunks, first + i);
-	xa_unlock_irq(&da->chunks);
-
-	noio = memalloc_noio_save();
-	ret = diff_area_passes(da) ? -ESHUTDOWN : 0;
-	if (!ret && n > 1)
-		buf = kvmalloc((size_t)n << (da->chunk_shift + SECTOR_SHIFT),
-			       GFP_NOIO | __GFP_NOWARN);
-	if (!ret && buf) {
-		ret = diff_area_copy_chunks(da, chunks, n, buf, &low);
-		kvfree(buf);
-	} else if (!ret) {
-		/* One chunk, or no memory for more: one by one, reserved. */
-		buf = snapshot_buffer_alloc(snapshot);
-		for (i = 0; !ret && i < n; i++)
-			ret = diff_area_copy_chunks(da, chunks + i, 1, buf, &low);
-		snapshot_buffer_free(snapshot, buf);
-	}
-	memalloc_noio_restore(noio);
-
-	if (low)
-		snapshot_low_space(snapshot);
 	if (ret && !diff_area_passes(da)) {
 		pr_err_ratelimited("cannot copy chunks %lu-%lu: %d\n",
-				   first, first + n - 1, ret);
-		snapshot_set_error(snapshot, da, ret);
+				   chunks[0]->index, chunks[0]->index + n - 1,
+				   ret);
+		snapshot_set_error(da->snapshot, da, ret);
 	}
 
 	xa_lock_irq(&da->chunks);
@@ -524,14 +521,182 @@ static void diff_area_copy_work(struct work_struct *work)
 			chunks[i]->state = CHUNK_COPIED;
 			blksnap_count(BLKSNAP_COUNTER_CHUNKS_COPIED);
 		}
-		/* The chunk (this work item in the first) may be freed. */
+		/* The chunk may be freed. */
 		__diff_area_chunk_update(da, chunks[i], &release);
 	}
 	xa_unlock_irq(&da->chunks);
 
-	wake_up_all(&da->wq);
 	diff_area_requeue(da, &release);
+	/* Last: diff_area_wait_copies() returns once the count is zero. */
+	atomic_dec(&da->copies);
+	wake_up_all(&da->wq);
 	diff_area_put(da);
+}
+
+static void diff_copy_end(struct diff_copy *copy)
+{
+	struct diff_area *da = copy->da;
+
+	if (copy->pooled)
+		snapshot_buffer_free(da->snapshot, copy->buf);
+	else
+		kvfree(copy->buf);
+	if (copy->low)
+		snapshot_low_space(da->snapshot);
+	diff_area_copy_end(da, copy->chunks, copy->n, READ_ONCE(copy->error));
+	kfree(copy);
+}
+
+/* Read the chunks of the step at @copy->pos from the original. */
+static void diff_copy_read(struct diff_copy *copy)
+{
+	struct diff_area *da = copy->da;
+	unsigned long first = copy->chunks[copy->pos]->index;
+	unsigned int i, m = min(copy->step, copy->n - copy->pos);
+	int ret = 0;
+
+	copy->count = 0;
+	for (i = 0; i < m; i++) {
+		ret = ret ?: diff_area_copied_prepare(da, first + i);
+		copy->count += diff_area_chunk_sectors(da, first + i);
+	}
+	if (!ret && diff_area_passes(da))
+		ret = -ESHUTDOWN;
+	copy->stage = DIFF_COPY_WRITE;
+	atomic_set(&copy->bios, 1);
+	if (!ret)
+		ret = diff_io_bdev_submit(da->orig, REQ_OP_READ,
+					  (sector_t)first << da->chunk_shift,
+					  copy->buf, copy->count,
+					  diff_copy_bio_end, copy, &copy->bios);
+	diff_copy_set_error(copy, ret);
+	diff_copy_put_bio(copy);
+}
+
+/*
+ * The step's chunks are in the buffer: write them to the storage, in as
+ * few pieces as its contiguity allows, and set each chunk's region.  On
+ * the copy I/O workqueue, in a NOIO scope.
+ */
+static void diff_copy_write(struct diff_copy *copy)
+{
+	struct diff_area *da = copy->da;
+	struct snapshot *snapshot = da->snapshot;
+	sector_t unit = 1ULL << da->chunk_shift, off, done, len;
+	unsigned int i = copy->pos;
+	unsigned long first = copy->chunks[i]->index;
+	struct diff_region piece;
+	struct blk_plug plug;
+	bool piece_low;
+	int ret = READ_ONCE(copy->error);
+
+	if (!ret && diff_area_passes(da))
+		ret = -ESHUTDOWN;
+	copy->stage = DIFF_COPY_NEXT;
+	atomic_set(&copy->bios, 1);
+	blk_start_plug(&plug);
+	for (off = 0; !ret && off < copy->count; off += piece.count) {
+		ret = diff_storage_alloc(&snapshot->storage, copy->count - off,
+					 unit, &piece, &piece_low);
+		copy->low |= piece_low;
+		if (ret)
+			break;
+		if (piece.range->file)
+			ret = diff_region_io(&piece, REQ_OP_WRITE,
+					     copy->buf + (off << SECTOR_SHIFT),
+					     0, piece.count);
+		else
+			ret = diff_io_bdev_submit(piece.range->bdev.bdev,
+						  REQ_OP_WRITE, piece.sector,
+						  copy->buf + (off << SECTOR_SHIFT),
+						  piece.count, diff_copy_bio_end,
+						  copy, &copy->bios);
+		for (done = 0; !ret && done < piece.count; done += len, i++) {
+			len = diff_area_chunk_sectors(da, first + i - copy->pos);
+			copy->chunks[i]->region = piece;
+			copy->chunks[i]->region.sector += done;
+			copy->chunks[i]->region.count = len;
+		}
+	}
+	blk_finish_plug(&plug);
+	diff_copy_set_error(copy, ret);
+	diff_copy_put_bio(copy);
+}
+
+/* The step is read: store it.  Or it is stored: the next one, or the end. */
+static void diff_copy_work(struct work_struct *work)
+{
+	struct diff_copy *copy = container_of(work, struct diff_copy, work);
+	unsigned int noio;
+
+	if (copy->stage == DIFF_COPY_NEXT) {
+		copy->pos += min(copy->step, copy->n - copy->pos);
+		if (READ_ONCE(copy->error) || copy->pos == copy->n) {
+			diff_copy_end(copy);
+			return;
+		}
+	}
+	noio = memalloc_noio_save();
+	if (copy->stage == DIFF_COPY_WRITE)
+		diff_copy_write(copy);
+	else
+		diff_copy_read(copy);
+	memalloc_noio_restore(noio);
+}
+
+/*
+ * The copy of a run of chunks, queued for the first of them: the chunks
+ * that a write (or an image write) needs, in CHUNK_COPYING, up to
+ * diff_area_batch_max() of them.  Starts the reads; see &struct diff_copy.
+ */
+static void diff_area_copy_work(struct work_struct *work)
+{
+	struct chunk *leader = container_of(work, struct chunk, work);
+	struct diff_area *da = leader->da;
+	struct snapshot *snapshot = da->snapshot;
+	unsigned long first = leader->index;
+	unsigned int n = leader->batch, i;
+	struct chunk *chunks[DIFF_AREA_BATCH_MAX];
+	struct diff_copy *copy;
+	unsigned int noio;
+
+	/* Chunks being copied are never freed: the pointers stay good. */
+	xa_lock_irq(&da->chunks);
+	for (i = 0; i < n; i++)
+		chunks[i] = xa_load(&da->chunks, first + i);
+	xa_unlock_irq(&da->chunks);
+	/*
+	 * The work's reference to @da goes to the copy.  At most
+	 * cow_max_copies in flight; counted before copy-on-write is checked
+	 * (in diff_copy_read()), and atomic_add_unless() is fully ordered
+	 * when it adds: either the copy sees diff_area_stop() or
+	 * diff_area_wait_copies() sees the copy.
+	 */
+	wait_event(da->wq, atomic_add_unless(&da->copies, 1, cow_max_copies));
+
+	noio = memalloc_noio_save();
+	copy = kzalloc(sizeof(*copy), GFP_NOIO);
+	if (!copy) {
+		memalloc_noio_restore(noio);
+		diff_area_copy_end(da, chunks, n, -ENOMEM);
+		return;
+	}
+	copy->da = da;
+	copy->n = n;
+	memcpy(copy->chunks, chunks, n * sizeof(*chunks));
+	INIT_WORK(&copy->work, diff_copy_work);
+	copy->step = n;
+	if (n > 1)
+		copy->buf = kvmalloc((size_t)n << (da->chunk_shift + SECTOR_SHIFT),
+				     GFP_NOIO | __GFP_NOWARN);
+	if (!copy->buf) {
+		/* One chunk, or no memory for more: one by one, reserved. */
+		copy->buf = snapshot_buffer_alloc(snapshot);
+		copy->pooled = true;
+		copy->step = 1;
+	}
+	diff_copy_read(copy);
+	memalloc_noio_restore(noio);
 }
 
 /* Queue the copy of a run of chunks from @leader.  xa_lock held. */
@@ -760,12 +925,29 @@ void diff_area_set_error(struct diff_area *da, int error)
 }
 
 /**
+ * diff_area_wait_copies() - wait until no copy can write to the storage
+ * @da: a diff area after diff_area_stop()
+ *
+ * A copy is counted from before it checks whether copy-on-write is over
+ * (before it reads, and again before it writes) until it has ended: once
+ * the count is zero after the stop, every copy that had begun is over and
+ * any that begins later writes nothing.  The work they queued may still
+ * run: the caller drains the copy workqueues afterwards.
+ *
+ * Context: process context, may sleep.
+ */
+void diff_area_wait_copies(struct diff_area *da)
+{
+	wait_event(da->wq, !atomic_read(&da->copies));
+}
+
+/**
  * diff_area_stop() - the snapshot is being destroyed: stop copying
  * @da: the diff area
  *
  * No copy starts from now on, and the writes deferred or waiting go to
  * the device without one.  Copies already running finish: the caller
- * waits for them on the snapshot's copy workqueue before it releases the
+ * waits for them (diff_area_wait_copies()) before it releases the
  * storage.
  *
  * Context: process context.

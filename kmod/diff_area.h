@@ -77,7 +77,8 @@ struct chunk {
  *	its place in the storage's linear space (diff_region_pos()), 8 bytes
  *	in a node shared with its neighbours.  Its xa_lock protects the
  *	chunks' state.
- * @wq: woken on every chunk state change and when the pending count falls
+ * @wq: woken on every chunk state change, when the pending count falls,
+ *	and when a copy ends
  * @pending_lock: protects @pending and @open
  * @pending: bios of the original to (re)consider, in arrival order
  * @open: copies may run (the take has drained the writes from before it);
@@ -86,6 +87,7 @@ struct chunk {
  *	starts; set once, read with READ_ONCE
  * @pending_count: bios deferred and not yet submitted (throttling)
  * @pending_work: considers the @pending bios
+ * @copies: copies begun and not ended (see diff_area_wait_copies())
  * @free_work: frees the diff area once the last reference is gone
  * @error: errno that corrupted the snapshot, 0 before; read with READ_ONCE
  */
@@ -106,6 +108,7 @@ struct diff_area {
 	bool stopped;
 	atomic_t pending_count;
 	struct work_struct pending_work;
+	atomic_t copies;
 	struct work_struct free_work;
 	int error;
 };
@@ -152,9 +155,10 @@ struct diff_area *diff_area_create(struct snapshot *snapshot,
 void diff_area_put(struct diff_area *da);
 bool diff_area_get(struct diff_area *da);
 
-struct workqueue_struct *diff_area_alloc_wq(void);
+struct workqueue_struct *diff_area_alloc_wq(bool io);
 void diff_area_open(struct diff_area *da);
 void diff_area_stop(struct diff_area *da);
+void diff_area_wait_copies(struct diff_area *da);
 bool diff_area_submit_bio(struct diff_area *da, struct bio *bio);
 void diff_area_set_error(struct diff_area *da, int error);
 int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf);

@@ -506,47 +506,47 @@ void diff_storage_usage(struct diff_storage *ds, sector_t *total,
 	spin_unlock_irqrestore(&ds->lock, flags);
 }
 
-static void diff_io_end(struct bio *bio)
-{
-	complete(bio->bi_private);
-}
-
 static struct page *diff_io_page(void *addr)
 {
 	return is_vmalloc_addr(addr) ? vmalloc_to_page(addr) : virt_to_page(addr);
 }
 
 /**
- * diff_io_bdev() - synchronous I/O between a buffer and a block device
+ * diff_io_bdev_submit() - send I/O between a buffer and a block device,
+ * without waiting for it
  * @bdev: the device
- * @op: REQ_OP_READ, or REQ_OP_WRITE (complete, not durable, on return:
- *	see diff_region_io())
+ * @op: REQ_OP_READ or REQ_OP_WRITE
  * @sector: first sector on the device
  * @buf: the buffer (kmalloc or vmalloc memory, page aligned)
  * @count: number of sectors
+ * @end_io: ends each bio (one per BIO_MAX_VECS pages); it puts the bio
+ * @private: the bios' bi_private
+ * @inflight: incremented for each bio before it is submitted; the caller
+ *	holds a count of its own while it submits, so that @end_io cannot
+ *	see it fall to zero before the last bio is sent
  *
- * The bio is submitted from this module, so the filter lets it through:
- * no tracking and no copy-on-write of the module's own I/O.
+ * The bios are submitted from this module, so the filter lets them
+ * through.
  *
- * Context: process context, may sleep; allocates with GFP_NOIO.
- * Return: 0 or a negative errno.
+ * Context: process context in a NOIO scope, may sleep (bio allocation,
+ * request allocation); interrupts on.
+ * Return: 0, or -EIO if @buf cannot be mapped: the bios already sent go
+ * on, nothing more is sent.
  */
-int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
-		 void *buf, sector_t count)
+int diff_io_bdev_submit(struct block_device *bdev, enum req_op op,
+			sector_t sector, void *buf, sector_t count,
+			bio_end_io_t *end_io, void *private, atomic_t *inflight)
 {
 	size_t len = (size_t)count << SECTOR_SHIFT, done, off;
 	blk_opf_t opf = op;
+	struct bio *bio;
 	unsigned int n;
-	int ret = 0;
 
 	if (op == REQ_OP_WRITE)
 		opf |= REQ_SYNC;
-	/* One bio holds BIO_MAX_VECS pages; a larger chunk takes several. */
-	for (done = 0; !ret && done < len; done = off) {
-		DECLARE_COMPLETION_ONSTACK(wait);
+	for (done = 0; done < len; done = off) {
 		size_t part = min_t(size_t, len - done,
 				    (size_t)BIO_MAX_VECS << PAGE_SHIFT);
-		struct bio *bio;
 
 		bio = bio_alloc(bdev, DIV_ROUND_UP(part, PAGE_SIZE), opf,
 				GFP_NOIO);
@@ -558,14 +558,58 @@ int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
 				return -EIO;
 			}
 		}
-		bio->bi_private = &wait;
-		bio->bi_end_io = diff_io_end;
+		bio->bi_private = private;
+		bio->bi_end_io = end_io;
+		atomic_inc(inflight);
 		submit_bio_noacct(bio);
-		wait_for_completion_io(&wait);
-		ret = blk_status_to_errno(bio->bi_status);
-		bio_put(bio);
 	}
-	return ret;
+	return 0;
+}
+
+/* A synchronous diff_io_bdev(): its bios all in flight at once. */
+struct diff_io_sync {
+	struct completion done;
+	atomic_t inflight;
+	int error;
+};
+
+static void diff_io_sync_end(struct bio *bio)
+{
+	struct diff_io_sync *io = bio->bi_private;
+
+	if (bio->bi_status)
+		cmpxchg(&io->error, 0, blk_status_to_errno(bio->bi_status));
+	bio_put(bio);
+	if (atomic_dec_and_test(&io->inflight))
+		complete(&io->done);
+}
+
+/**
+ * diff_io_bdev() - synchronous I/O between a buffer and a block device
+ * @bdev: the device
+ * @op: REQ_OP_READ, or REQ_OP_WRITE (complete, not durable, on return:
+ *	see diff_region_io())
+ * @sector: first sector on the device
+ * @buf: the buffer (kmalloc or vmalloc memory, page aligned)
+ * @count: number of sectors
+ *
+ * See diff_io_bdev_submit().
+ *
+ * Context: process context in a NOIO scope, may sleep.
+ * Return: 0 or a negative errno.
+ */
+int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
+		 void *buf, sector_t count)
+{
+	struct diff_io_sync io = { .inflight = ATOMIC_INIT(1) };
+	int ret;
+
+	init_completion(&io.done);
+	ret = diff_io_bdev_submit(bdev, op, sector, buf, count,
+				  diff_io_sync_end, &io, &io.inflight);
+	if (!atomic_dec_and_test(&io.inflight))
+		wait_for_completion_io(&io.done);
+	return ret ?: io.error;
 }
 
 static int diff_io_file(struct diff_storage_range *range, enum req_op op,

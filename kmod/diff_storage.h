@@ -121,5 +121,8 @@ int diff_region_io(const struct diff_region *region, enum req_op op,
 		   void *buf, sector_t offset, sector_t count);
 int diff_io_bdev(struct block_device *bdev, enum req_op op, sector_t sector,
 		 void *buf, sector_t count);
+int diff_io_bdev_submit(struct block_device *bdev, enum req_op op,
+			sector_t sector, void *buf, sector_t count,
+			bio_end_io_t *end_io, void *private, atomic_t *inflight);
 
 #endif /* __BLKSNAP_DIFF_STORAGE_H */

@@ -154,6 +154,8 @@ static void snapshot_release(struct kref *kref)
 
 	if (snapshot->cow_wq)
 		destroy_workqueue(snapshot->cow_wq);
+	if (snapshot->cow_io_wq)
+		destroy_workqueue(snapshot->cow_io_wq);
 	diff_storage_free(&snapshot->storage);
 	mempool_destroy(snapshot->buffers);
 	kfree(snapshot);
@@ -534,8 +536,12 @@ int snapshot_destroy(const uuid_t *id)
 	tracker_unlock();
 	if (snapshot->taken) {
 		snapshot_drain_old_states(snapshot);
-		/* The copies that had begun, and what they release. */
+		/* The copies that had begun, then what they queued. */
+		for (i = 0; i < snapshot->nr_devs; i++)
+			if (snapshot->devs[i].da)
+				diff_area_wait_copies(snapshot->devs[i].da);
 		drain_workqueue(snapshot->cow_wq);
+		drain_workqueue(snapshot->cow_io_wq);
 	}
 	__snapshot_release_devs(snapshot);
 	blksnap_nl_notify_snapshot_del(&snapshot->id);
@@ -743,8 +749,9 @@ static int __snapshot_prepare(struct snapshot *snapshot)
 					   snapshot_buffer_pool_free, snapshot);
 	if (!snapshot->buffers)
 		return -ENOMEM;
-	snapshot->cow_wq = diff_area_alloc_wq();
-	if (!snapshot->cow_wq)
+	snapshot->cow_wq = diff_area_alloc_wq(false);
+	snapshot->cow_io_wq = diff_area_alloc_wq(true);
+	if (!snapshot->cow_wq || !snapshot->cow_io_wq)
 		return -ENOMEM;
 	for (i = 0; i < snapshot->nr_devs; i++) {
 		struct snapshot_dev *sd = &snapshot->devs[i];
@@ -925,6 +932,9 @@ out_release:
 	if (snapshot->cow_wq)
 		destroy_workqueue(snapshot->cow_wq);
 	snapshot->cow_wq = NULL;
+	if (snapshot->cow_io_wq)
+		destroy_workqueue(snapshot->cow_io_wq);
+	snapshot->cow_io_wq = NULL;
 out_unlock:
 	snapshot_unlock();
 	return ret;

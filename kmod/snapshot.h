@@ -60,8 +60,9 @@ struct snapshot_dev {
  * @error_da: the diff area whose copy failed first; set with @error
  * @storage: the difference storage
  * @buffers: chunk-sized copy buffers, from the take on
- * @cow_wq: runs the copies of this snapshot's devices (and the writes
- *	they release), from the take on; max_active bounds them
+ * @cow_wq: considers the deferred writes of this snapshot's devices and
+ *	starts their copies, from the take on (see diff_area_alloc_wq())
+ * @cow_io_wq: stores and ends the copies, from the take on
  * @error_work: announces a corruption and starts new CBT generations
  * @low_space_work: asks for more storage
  * @nr_devs: number of devices
@@ -79,6 +80,7 @@ struct snapshot {
 	struct diff_storage storage;
 	mempool_t *buffers;
 	struct workqueue_struct *cow_wq;
+	struct workqueue_struct *cow_io_wq;
 	struct work_struct error_work;
 	struct work_struct low_space_work;
 	unsigned int nr_devs;

@@ -535,25 +535,63 @@ struct tracker_part_hit {
 	sector_t len;		/* of the partition */
 };
 
-/* Mark [@sector, @end) of the disk in the map of each tracked partition. */
-static void tracker_mark_all_parts(struct block_device *disk, sector_t sector,
-				   sector_t end)
+typedef void (*tracker_part_visit_fn)(const struct tracker_part_hit *hit,
+				      void *data);
+
+/*
+ * Call @visit for each tracked partition of @disk that [@sector, @end)
+ * touches, in the order of the partition table.  RCU read lock held.
+ */
+static void tracker_visit_parts(struct block_device *disk, sector_t sector,
+				sector_t end, tracker_part_visit_fn visit,
+				void *data)
 {
+	struct tracker_part_hit hit;
 	struct block_device *part;
-	struct tracker *tracker;
-	sector_t start, len;
 	unsigned long i;
 
 	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
-		start = part->bd_start_sect;
-		len = bdev_nr_sectors(part);
-		if (end <= start || sector >= start + len)
+		hit.start = part->bd_start_sect;
+		hit.len = bdev_nr_sectors(part);
+		if (end <= hit.start || sector >= hit.start + hit.len)
 			continue;
-		tracker = xa_load(&trackers, part->bd_dev);
-		if (tracker)
-			cbt_map_mark(tracker->cbt_map, sector - min(sector, start),
-				     min(end, start + len) - max(sector, start));
+		hit.tracker = xa_load(&trackers, part->bd_dev);
+		if (!hit.tracker)
+			continue;
+		hit.from = max(sector, hit.start);
+		visit(&hit, data);
 	}
+}
+
+/* Mark a partition's part of a write in its map, up to *@data (the end). */
+static void tracker_mark_hit(const struct tracker_part_hit *hit, void *data)
+{
+	sector_t end = *(sector_t *)data;
+
+	cbt_map_mark(hit->tracker->cbt_map, hit->from - hit->start,
+		     min(end, hit->start + hit->len) - hit->from);
+}
+
+/* The first partitions by position, and how many were found. */
+struct tracker_part_hits {
+	/* Sorted by .from; one more than fits, to know where to cut. */
+	struct tracker_part_hit v[TRACKER_IO_STATES + 1];
+	unsigned int room;
+	unsigned int found;
+};
+
+static void tracker_keep_hit(const struct tracker_part_hit *hit, void *data)
+{
+	struct tracker_part_hits *hits = data;
+	unsigned int k;
+
+	for (k = min(hits->found, hits->room + 1);
+	     k && hits->v[k - 1].from > hit->from; k--)
+		if (k <= hits->room)
+			hits->v[k] = hits->v[k - 1];
+	if (k <= hits->room)
+		hits->v[k] = *hit;
+	hits->found++;
 }
 
 /*
@@ -569,47 +607,27 @@ static void tracker_mark_parts(struct block_device *disk, sector_t sector,
 			       sector_t *count, struct tracker_state **states,
 			       unsigned int *n)
 {
-	/* Sorted by .from; one more than fits, to know where to cut. */
-	struct tracker_part_hit hits[TRACKER_IO_STATES + 1], *hit;
-	unsigned int room = TRACKER_IO_STATES - *n, found = 0, k;
+	struct tracker_part_hits hits = { .room = TRACKER_IO_STATES - *n };
 	unsigned int lbs = bdev_logical_block_size(disk) >> SECTOR_SHIFT;
-	sector_t start, len, from, end = sector + *count, cut;
-	struct block_device *part;
-	struct tracker *tracker;
-	unsigned long i;
+	sector_t end = sector + *count, cut;
+	struct tracker_part_hit *hit;
 
-	xa_for_each_start(&disk->bd_disk->part_tbl, i, part, 1) {
-		start = part->bd_start_sect;
-		len = bdev_nr_sectors(part);
-		if (end <= start || sector >= start + len)
-			continue;
-		tracker = xa_load(&trackers, part->bd_dev);
-		if (!tracker)
-			continue;
-		from = max(sector, start);
-		for (k = min(found, room + 1); k && hits[k - 1].from > from; k--)
-			if (k <= room)
-				hits[k] = hits[k - 1];
-		if (k <= room)
-			hits[k] = (struct tracker_part_hit){ tracker, start,
-							     from, len };
-		found++;
-	}
-	if (found > room) {
-		cut = round_down(hits[room].from, lbs);
+	tracker_visit_parts(disk, sector, end, tracker_keep_hit, &hits);
+	if (hits.found > hits.room) {
+		cut = round_down(hits.v[hits.room].from, lbs);
 		if (cut > sector)
 			end = cut;
 		else	/* Overlapping partitions: the rest marked, not held. */
-			tracker_mark_all_parts(disk, sector, end);
-		found = room;
+			tracker_visit_parts(disk, sector, end,
+					    tracker_mark_hit, &end);
+		hits.found = hits.room;
 	}
 	*count = end - sector;
 
-	for (hit = hits; hit < hits + found; hit++) {
+	for (hit = hits.v; hit < hits.v + hits.found; hit++) {
 		if (hit->from >= end)	/* Overlapping partitions again. */
 			continue;
-		cbt_map_mark(hit->tracker->cbt_map, hit->from - hit->start,
-			     min(end, hit->start + hit->len) - hit->from);
+		tracker_mark_hit(hit, &end);
 		tracker_check_capacity(hit->tracker);
 		states[(*n)++] = tracker_state_get(hit->tracker);
 	}
@@ -708,7 +726,7 @@ bool tracker_submit_bio(struct bio *bio)
 	struct block_device *bdev = bio->bi_bdev;
 	struct tracker *tracker;
 	struct bio *piece;
-	sector_t sector, count;
+	sector_t sector, count, end;
 	unsigned int n;
 	gfp_t gfp;
 
@@ -768,8 +786,9 @@ again:
 		if (tracker)
 			cbt_map_mark(tracker->cbt_map, sector + count,
 				     bio_sectors(bio) - count);
-		tracker_mark_all_parts(bdev, sector + count,
-				       sector + bio_sectors(bio));
+		end = sector + bio_sectors(bio);
+		tracker_visit_parts(bdev, sector + count, end,
+				    tracker_mark_hit, &end);
 		rcu_read_unlock();
 		return false;
 	}

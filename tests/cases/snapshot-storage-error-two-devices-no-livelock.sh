@@ -12,7 +12,9 @@
 size=$(sectors "$DISK3")
 load_module
 modprobe dm-delay
-dmsetup create blksnap-slow --table "0 $size delay $DISK3 0 300"
+# Slow enough that the copies (cow_max_copies in flight per device) are
+# still far from done when the destroy comes: two seconds a write.
+dmsetup create blksnap-slow --table "0 $size delay $DISK3 0 2000"
 dmsetup mknodes
 slow=/dev/mapper/blksnap-slow
 [ -b "$slow" ] || fail "no $slow"
@@ -37,7 +39,7 @@ for _ in $(seq 60); do
 	sleep 0.5
 done
 echo "writes waiting for copies: $deferred"
-[ "$deferred" -gt 0 ] || fail "no write was waiting for a copy"
+[ "$deferred" -gt 0 ] || fail "no write was waiting for a copy when the destroy came"
 
 step "act: destroy; then the storage fails"
 nl snapshot-destroy "$id"

@@ -416,19 +416,33 @@ static void __diff_area_chunk_update(struct diff_area *da,
 	blksnap_stat_sub(BLKSNAP_STAT_CHUNKS, 1);
 }
 
-/* A copy reads and writes at most this much at once, in one buffer. */
-#define DIFF_AREA_BATCH_BYTES	SZ_1M
 #define DIFF_AREA_BATCH_MAX	16
 
 /* Chunks one copy takes at most: 1 MiB of them, 16 at most, 1 at least. */
-static unsigned int diff_area_batch_max(struct diff_area *da)
+static unsigned int __diff_area_batch_max(unsigned int chunk_size)
 {
-	unsigned int shift = da->chunk_shift + SECTOR_SHIFT;
-
-	if (shift >= ilog2(DIFF_AREA_BATCH_BYTES))
+	if (chunk_size >= DIFF_AREA_BATCH_BYTES)
 		return 1;
 	return min_t(unsigned int, DIFF_AREA_BATCH_MAX,
-		     DIFF_AREA_BATCH_BYTES >> shift);
+		     DIFF_AREA_BATCH_BYTES / chunk_size);
+}
+
+static unsigned int diff_area_batch_max(struct diff_area *da)
+{
+	return __diff_area_batch_max(1U << (da->chunk_shift + SECTOR_SHIFT));
+}
+
+/**
+ * diff_area_batch_bytes() - the size of the buffer of a copy of several
+ * chunks
+ * @chunk_size: the snapshot's chunk size in bytes
+ *
+ * Return: the bytes of the most chunks one copy takes (a copy of one
+ * chunk uses a buffer of the snapshot's reserve instead).
+ */
+size_t diff_area_batch_bytes(unsigned int chunk_size)
+{
+	return (size_t)__diff_area_batch_max(chunk_size) * chunk_size;
 }
 
 /**
@@ -441,7 +455,8 @@ static unsigned int diff_area_batch_max(struct diff_area *da)
  *	a time with a buffer of the reserve
  * @count: sectors of the current step
  * @buf: the buffer of a step
- * @pooled: @buf comes from the snapshot's reserve
+ * @pooled: @buf is chunk-sized, from the snapshot's reserve; else it is
+ *	of diff_area_batch_bytes(), from the snapshot's batch buffers
  * @bios: bios of the current stage in flight, plus one while they are sent
  * @error: the first error; written before the last bio of a stage ends
  * @low: free storage fell under the threshold
@@ -540,7 +555,7 @@ static void diff_copy_end(struct diff_copy *copy)
 	if (copy->pooled)
 		snapshot_buffer_free(da->snapshot, copy->buf);
 	else
-		kvfree(copy->buf);
+		buf_cache_put(&da->snapshot->batch_bufs, copy->buf);
 	if (copy->low)
 		snapshot_low_space(da->snapshot);
 	diff_area_copy_end(da, copy->chunks, copy->n, READ_ONCE(copy->error));
@@ -686,9 +701,9 @@ static void diff_area_copy_work(struct work_struct *work)
 	memcpy(copy->chunks, chunks, n * sizeof(*chunks));
 	INIT_WORK(&copy->work, diff_copy_work);
 	copy->step = n;
+	/* GFP_KERNEL in the NOIO scope: vmalloc may serve as a fallback. */
 	if (n > 1)
-		copy->buf = kvmalloc((size_t)n << (da->chunk_shift + SECTOR_SHIFT),
-				     GFP_NOIO | __GFP_NOWARN);
+		copy->buf = buf_cache_get(&snapshot->batch_bufs, GFP_KERNEL);
 	if (!copy->buf) {
 		/* One chunk, or no memory for more: one by one, reserved. */
 		copy->buf = snapshot_buffer_alloc(snapshot);

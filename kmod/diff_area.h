@@ -4,6 +4,7 @@
 
 #include <linux/bio.h>
 #include <linux/kref.h>
+#include <linux/sizes.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -11,6 +12,9 @@
 
 struct snapshot;
 struct cbt_map;
+
+/* A copy reads and writes at most this much at once, in one buffer. */
+#define DIFF_AREA_BATCH_BYTES	SZ_1M
 
 /**
  * enum chunk_state - where the data of a chunk is
@@ -152,6 +156,7 @@ struct diff_area *diff_area_create(struct snapshot *snapshot,
 				   struct block_device *orig,
 				   struct cbt_map *cbt_map, sector_t capacity,
 				   unsigned int chunk_size);
+size_t diff_area_batch_bytes(unsigned int chunk_size);
 void diff_area_put(struct diff_area *da);
 bool diff_area_get(struct diff_area *da);
 

@@ -37,6 +37,11 @@ module_param_named(copy_buffers, copy_buffers, uint, 0444);
 MODULE_PARM_DESC(copy_buffers,
 		 "Chunk buffers reserved per taken snapshot for copies (default 8)");
 
+static unsigned int copy_buffer_cache = 16;
+module_param_named(copy_buffer_cache, copy_buffer_cache, uint, 0444);
+MODULE_PARM_DESC(copy_buffer_cache,
+		 "MiB of free copy buffers a taken snapshot keeps for its next copies, of each size (default 16)");
+
 /*
  * The registry of snapshots.  snapshot_mutex protects it, the state of
  * every snapshot (taken, destroyed, its devices) and the snapshot links of
@@ -158,6 +163,8 @@ static void snapshot_release(struct kref *kref)
 		destroy_workqueue(snapshot->cow_io_wq);
 	diff_storage_free(&snapshot->storage);
 	mempool_destroy(snapshot->buffers);
+	buf_cache_destroy(&snapshot->chunk_bufs);
+	buf_cache_destroy(&snapshot->batch_bufs);
 	kfree(snapshot);
 	blksnap_stat_sub(BLKSNAP_STAT_SNAPSHOTS, 1);
 }
@@ -182,20 +189,19 @@ void snapshot_put(struct snapshot *snapshot)
 	kref_put(&snapshot->kref, snapshot_release);
 }
 
+/* The reserve's buffers come from the cache, and go back to it. */
 static void *snapshot_buffer_pool_alloc(gfp_t gfp, void *data)
 {
 	struct snapshot *snapshot = data;
-	void *buf = kvmalloc(snapshot->chunk_size, gfp);
 
-	if (buf)
-		blksnap_stat_add(BLKSNAP_STAT_BUFFERS, 1);
-	return buf;
+	return buf_cache_get(&snapshot->chunk_bufs, gfp);
 }
 
 static void snapshot_buffer_pool_free(void *buf, void *data)
 {
-	kvfree(buf);
-	blksnap_stat_sub(BLKSNAP_STAT_BUFFERS, 1);
+	struct snapshot *snapshot = data;
+
+	buf_cache_put(&snapshot->chunk_bufs, buf);
 }
 
 /**
@@ -744,6 +750,12 @@ static int __snapshot_prepare(struct snapshot *snapshot)
 {
 	unsigned int i;
 
+	buf_cache_init(&snapshot->chunk_bufs, snapshot->chunk_size,
+		       (size_t)copy_buffer_cache << 20, BLKSNAP_STAT_BUFFERS);
+	buf_cache_init(&snapshot->batch_bufs,
+		       diff_area_batch_bytes(snapshot->chunk_size),
+		       (size_t)copy_buffer_cache << 20,
+		       BLKSNAP_STAT_BATCH_BUFFERS);
 	snapshot->buffers = mempool_create(copy_buffers,
 					   snapshot_buffer_pool_alloc,
 					   snapshot_buffer_pool_free, snapshot);
@@ -929,6 +941,8 @@ out_release:
 	__snapshot_release_devs(snapshot);
 	mempool_destroy(snapshot->buffers);
 	snapshot->buffers = NULL;
+	buf_cache_destroy(&snapshot->chunk_bufs);
+	buf_cache_destroy(&snapshot->batch_bufs);
 	if (snapshot->cow_wq)
 		destroy_workqueue(snapshot->cow_wq);
 	snapshot->cow_wq = NULL;

@@ -7,6 +7,7 @@
 #include <linux/mempool.h>
 #include <linux/uuid.h>
 #include <linux/workqueue.h>
+#include "buf_cache.h"
 #include "cbt_map.h"
 #include "diff_storage.h"
 
@@ -59,7 +60,11 @@ struct snapshot_dev {
  *	once (cmpxchg), read with READ_ONCE
  * @error_da: the diff area whose copy failed first; set with @error
  * @storage: the difference storage
- * @buffers: chunk-sized copy buffers, from the take on
+ * @buffers: chunk-sized copy buffers, from the take on; a reserve
+ *	for when memory is short, over @chunk_bufs
+ * @chunk_bufs: chunk-sized copy buffers kept for reuse
+ * @batch_bufs: copy buffers of several chunks (diff_area_batch_bytes())
+ *	kept for reuse
  * @cow_wq: considers the deferred writes of this snapshot's devices and
  *	starts their copies, from the take on (see diff_area_alloc_wq())
  * @cow_io_wq: stores and ends the copies, from the take on
@@ -79,6 +84,8 @@ struct snapshot {
 	struct diff_area *error_da;
 	struct diff_storage storage;
 	mempool_t *buffers;
+	struct buf_cache chunk_bufs;
+	struct buf_cache batch_bufs;
 	struct workqueue_struct *cow_wq;
 	struct workqueue_struct *cow_io_wq;
 	struct work_struct error_work;

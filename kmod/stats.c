@@ -33,6 +33,7 @@ static const char * const blksnap_stat_names[BLKSNAP_STAT_NR] = {
 	[BLKSNAP_STAT_STORAGE_RANGES] = "storage_ranges",
 	[BLKSNAP_STAT_IMAGES] = "images",
 	[BLKSNAP_STAT_BUFFERS] = "buffers",
+	[BLKSNAP_STAT_BATCH_BUFFERS] = "batch_buffers",
 	[BLKSNAP_STAT_DEFERRED_BIOS] = "deferred_bios",
 };
 

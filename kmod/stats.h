@@ -15,7 +15,8 @@
  * @BLKSNAP_STAT_CHUNKS: chunks in use (being copied, read, waited for, failed)
  * @BLKSNAP_STAT_STORAGE_RANGES: ranges of difference storage
  * @BLKSNAP_STAT_IMAGES: snapshot image block devices
- * @BLKSNAP_STAT_BUFFERS: copy buffers allocated
+ * @BLKSNAP_STAT_BUFFERS: chunk-sized copy buffers allocated (in use or kept)
+ * @BLKSNAP_STAT_BATCH_BUFFERS: copy buffers of several chunks allocated
  * @BLKSNAP_STAT_DEFERRED_BIOS: writes of originals waiting for copies
  * @BLKSNAP_STAT_NR: number of counters
  *
@@ -32,6 +33,7 @@ enum blksnap_stat {
 	BLKSNAP_STAT_STORAGE_RANGES,
 	BLKSNAP_STAT_IMAGES,
 	BLKSNAP_STAT_BUFFERS,
+	BLKSNAP_STAT_BATCH_BUFFERS,
 	BLKSNAP_STAT_DEFERRED_BIOS,
 	BLKSNAP_STAT_NR,
 };

@@ -3,13 +3,14 @@
  * Copy-on-write of one device of a taken snapshot.
  *
  * The bio path only tests a bit per chunk: a write to chunks already in
- * the difference storage passes.  Any other write is deferred to
- * pending_work, which starts the copies of the chunks it needs and parks
- * it on the first one not done; each finished copy sends its writes back
- * to be considered again, and a write goes to the device once every chunk
- * it touches is copied.  Copies run on the copy workqueue, whose limited
- * concurrency and buffer pool bound the memory in use; writers that get
- * too far ahead are throttled.
+ * the difference storage passes.  Any other write is considered (by its
+ * submitter when it may sleep, else by pending_work): the copies of the
+ * chunks it needs begin, and it is parked on the first one not done; each
+ * finished copy considers its writes again, and a write goes to the
+ * device once every chunk it touches is copied.  At most cow_max_copies
+ * copies of a device are in flight (the others wait on the copy
+ * workqueue); their buffers are kept for the next copies; writers that
+ * get too far ahead are throttled.
  *
  * Image reads are mapped to runs of chunks (diff_area_image_map()) that
  * the image sends down as clones of its bio: to the original for chunks
@@ -510,15 +511,22 @@ static void diff_copy_set_error(struct diff_copy *copy, int error)
 		cmpxchg(&copy->error, 0, error);
 }
 
+static void diff_area_consider(struct diff_area *da, struct bio *bio,
+			       bool here);
+
 /*
  * A copy is over: its @n chunks settle (or fail with @ret, and the
- * snapshot is corrupted), their waiting writes go back to be considered;
- * drops the copy's count and its reference to @da.  Process context.
+ * snapshot is corrupted), their waiting writes are considered again at
+ * once (most go down from here, without another trip through the copy
+ * workqueue); drops the copy's count and its reference to @da.  Process
+ * context, in a NOIO scope, on either copy workqueue.
  */
 static void diff_area_copy_end(struct diff_area *da, struct chunk **chunks,
 			       unsigned int n, int ret)
 {
 	struct bio_list release = BIO_EMPTY_LIST;
+	struct blk_plug plug;
+	struct bio *bio;
 	unsigned int i;
 
 	if (ret && !diff_area_passes(da)) {
@@ -541,7 +549,10 @@ static void diff_area_copy_end(struct diff_area *da, struct chunk **chunks,
 	}
 	xa_unlock_irq(&da->chunks);
 
-	diff_area_requeue(da, &release);
+	blk_start_plug(&plug);
+	while ((bio = bio_list_pop(&release)))
+		diff_area_consider(da, bio, false);
+	blk_finish_plug(&plug);
 	/* Last: diff_area_wait_copies() returns once the count is zero. */
 	atomic_dec(&da->copies);
 	wake_up_all(&da->wq);
@@ -642,58 +653,47 @@ static void diff_copy_write(struct diff_copy *copy)
 static void diff_copy_work(struct work_struct *work)
 {
 	struct diff_copy *copy = container_of(work, struct diff_copy, work);
-	unsigned int noio;
+	unsigned int noio = memalloc_noio_save();
 
-	if (copy->stage == DIFF_COPY_NEXT) {
-		copy->pos += min(copy->step, copy->n - copy->pos);
-		if (READ_ONCE(copy->error) || copy->pos == copy->n) {
-			diff_copy_end(copy);
-			return;
-		}
-	}
-	noio = memalloc_noio_save();
-	if (copy->stage == DIFF_COPY_WRITE)
+	if (copy->stage == DIFF_COPY_WRITE) {
 		diff_copy_write(copy);
-	else
-		diff_copy_read(copy);
+	} else {
+		copy->pos += min(copy->step, copy->n - copy->pos);
+		if (READ_ONCE(copy->error) || copy->pos == copy->n)
+			diff_copy_end(copy);
+		else
+			diff_copy_read(copy);
+	}
 	memalloc_noio_restore(noio);
 }
 
 /*
- * The copy of a run of chunks, queued for the first of them: the chunks
- * that a write (or an image write) needs, in CHUNK_COPYING, up to
- * diff_area_batch_max() of them.  Starts the reads; see &struct diff_copy.
+ * Begin the copy of the @n chunks from @first, in CHUNK_COPYING (up to
+ * diff_area_batch_max() of them), already counted in da->copies, with a
+ * reference to @da that goes to the copy: allocate it and send the reads;
+ * see &struct diff_copy.  Process context, may sleep for memory (never
+ * inside a submission: a buffer of the reserve may be held by a copy
+ * whose read waits on current->bio_list).
  */
-static void diff_area_copy_work(struct work_struct *work)
+static void diff_area_copy_begin(struct diff_area *da, unsigned long first,
+				 unsigned int n)
 {
-	struct chunk *leader = container_of(work, struct chunk, work);
-	struct diff_area *da = leader->da;
 	struct snapshot *snapshot = da->snapshot;
-	unsigned long first = leader->index;
-	unsigned int n = leader->batch, i;
 	struct chunk *chunks[DIFF_AREA_BATCH_MAX];
 	struct diff_copy *copy;
-	unsigned int noio;
+	unsigned int noio, i;
 
 	/* Chunks being copied are never freed: the pointers stay good. */
 	xa_lock_irq(&da->chunks);
 	for (i = 0; i < n; i++)
 		chunks[i] = xa_load(&da->chunks, first + i);
 	xa_unlock_irq(&da->chunks);
-	/*
-	 * The work's reference to @da goes to the copy.  At most
-	 * cow_max_copies in flight; counted before copy-on-write is checked
-	 * (in diff_copy_read()), and atomic_add_unless() is fully ordered
-	 * when it adds: either the copy sees diff_area_stop() or
-	 * diff_area_wait_copies() sees the copy.
-	 */
-	wait_event(da->wq, atomic_add_unless(&da->copies, 1, cow_max_copies));
 
 	noio = memalloc_noio_save();
 	copy = kzalloc(sizeof(*copy), GFP_NOIO);
 	if (!copy) {
-		memalloc_noio_restore(noio);
 		diff_area_copy_end(da, chunks, n, -ENOMEM);
+		memalloc_noio_restore(noio);
 		return;
 	}
 	copy->da = da;
@@ -714,12 +714,85 @@ static void diff_area_copy_work(struct work_struct *work)
 	memalloc_noio_restore(noio);
 }
 
-/* Queue the copy of a run of chunks from @leader.  xa_lock held. */
+/*
+ * Count a copy in da->copies if fewer than cow_max_copies are in flight.
+ * Counted before copy-on-write is checked (in diff_copy_read()), and
+ * atomic_add_unless() is fully ordered when it adds: either the copy sees
+ * diff_area_stop() or diff_area_wait_copies() sees the copy.
+ */
+static bool diff_area_copy_slot(struct diff_area *da)
+{
+	return atomic_add_unless(&da->copies, 1, cow_max_copies);
+}
+
+/*
+ * The copy of a run of chunks, queued for the first of them when it could
+ * not begin where it was decided: waits for a slot, then begins it.
+ */
+static void diff_area_copy_work(struct work_struct *work)
+{
+	struct chunk *leader = container_of(work, struct chunk, work);
+	struct diff_area *da = leader->da;
+
+	/* The work's reference to @da goes to the copy. */
+	wait_event(da->wq, diff_area_copy_slot(da));
+	diff_area_copy_begin(da, leader->index, leader->batch);
+}
+
+/* Queue the copy of a run of chunks from @leader, in CHUNK_COPYING. */
 static void __diff_area_queue_copy(struct diff_area *da, struct chunk *leader)
 {
 	INIT_WORK(&leader->work, diff_area_copy_work);
 	diff_area_get(da);
 	queue_work(da->snapshot->cow_wq, &leader->work);
+}
+
+/* Copies one consideration begins itself, once it drops the xa_lock. */
+#define DIFF_AREA_STARTS_MAX	4
+
+/**
+ * struct diff_area_starts - the copies a consideration of a write decided
+ * @here: they may begin in this context (see diff_area_consider())
+ * @nr: how many are in @leader
+ * @leader: the first chunk of each run
+ */
+struct diff_area_starts {
+	bool here;
+	unsigned int nr;
+	struct chunk *leader[DIFF_AREA_STARTS_MAX];
+};
+
+/* A copy from @leader: kept to begin here, or queued.  xa_lock held. */
+static void __diff_area_add_start(struct diff_area *da,
+				  struct diff_area_starts *starts,
+				  struct chunk *leader)
+{
+	if (starts->here && starts->nr < DIFF_AREA_STARTS_MAX)
+		starts->leader[starts->nr++] = leader;
+	else
+		__diff_area_queue_copy(da, leader);
+}
+
+/*
+ * Begin the copies kept in @starts, those that get a slot at once; queue
+ * the others.  After the xa_lock is dropped.
+ */
+static void diff_area_run_starts(struct diff_area *da,
+				 struct diff_area_starts *starts)
+{
+	unsigned int i;
+
+	for (i = 0; i < starts->nr; i++) {
+		struct chunk *leader = starts->leader[i];
+
+		if (!diff_area_copy_slot(da)) {
+			__diff_area_queue_copy(da, leader);
+			continue;
+		}
+		diff_area_get(da);
+		diff_area_copy_begin(da, leader->index, leader->batch);
+	}
+	starts->nr = 0;
 }
 
 /* Start the copy of one chunk in CHUNK_NEW.  xa_lock held. */
@@ -733,10 +806,17 @@ static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
 /*
  * Consider one deferred write: submit it if every chunk it touches is
  * copied (or the snapshot is corrupted), else start the copies it needs
- * and park it on the first chunk that is not settled.
+ * and park it on the first chunk that is not settled.  With @here, the
+ * first few copies begin in this context when they get a slot (the
+ * submitter's, or the pending worker's: neither inside a submission nor
+ * on the copy I/O workqueue, whose work ends the copies that hold the
+ * buffers); the others are queued on the copy workqueue.  Process
+ * context.
  */
-static void diff_area_consider(struct diff_area *da, struct bio *bio)
+static void diff_area_consider(struct diff_area *da, struct bio *bio,
+			       bool here)
 {
+	struct diff_area_starts starts = { .here = here };
 	unsigned int batch_max = diff_area_batch_max(da);
 	struct chunk *chunk, *leader = NULL;
 	unsigned long index, first, last;
@@ -756,14 +836,15 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 			chunk = __diff_area_chunk(da, index);
 		if (IS_ERR(chunk)) {
 			if (leader)
-				__diff_area_queue_copy(da, leader);
+				__diff_area_add_start(da, &starts, leader);
 			xa_unlock_irq(&da->chunks);
+			diff_area_run_starts(da, &starts);
 			snapshot_set_error(da->snapshot, da, PTR_ERR(chunk));
 			goto submit;
 		}
 		if (!chunk || chunk->state != CHUNK_NEW) {
 			if (leader)
-				__diff_area_queue_copy(da, leader);
+				__diff_area_add_start(da, &starts, leader);
 			leader = NULL;
 			continue;
 		}
@@ -773,12 +854,12 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 			continue;
 		}
 		if (leader)
-			__diff_area_queue_copy(da, leader);
+			__diff_area_add_start(da, &starts, leader);
 		leader = chunk;
 		leader->batch = 1;
 	}
 	if (leader)
-		__diff_area_queue_copy(da, leader);
+		__diff_area_add_start(da, &starts, leader);
 	/* Wait on the first that is not settled (the lock was not dropped). */
 	for (index = first; index <= last; index++) {
 		chunk = xa_load(&da->chunks, index);
@@ -786,11 +867,14 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio)
 		    (chunk->state == CHUNK_COPYING || chunk->readers)) {
 			bio_list_add(&chunk->waiting, bio);
 			xa_unlock_irq(&da->chunks);
+			/* @bio may be gone: copies may already end. */
+			diff_area_run_starts(da, &starts);
 			return;
 		}
 	}
 	/* Everything copied (or failed) in the meantime: look again. */
 	xa_unlock_irq(&da->chunks);
+	diff_area_run_starts(da, &starts);
 	diff_area_requeue(da, &(struct bio_list){ .head = bio, .tail = bio });
 	return;
 
@@ -819,7 +903,7 @@ static void diff_area_pending_work(struct work_struct *work)
 	/* The writes released together go down together. */
 	blk_start_plug(&plug);
 	while ((bio = bio_list_pop(&bios)))
-		diff_area_consider(da, bio);
+		diff_area_consider(da, bio, true);
 	blk_finish_plug(&plug);
 	diff_area_put(da);
 }
@@ -860,18 +944,22 @@ static bool diff_area_may_throttle(void)
  * original may keep it, and copying free space into the storage because
  * of fstrim would waste it.  It is marked in the CBT maps all the same.
  * Write-zeroes and secure erase change what reads return: they are
- * copied for like writes.  A submitter that may sleep is throttled while too
- * many writes of the device wait, unless it is inside another submission
- * or is one of the module's workers (see diff_area_may_throttle()).
+ * copied for like writes.  A submitter that may sleep (see
+ * diff_area_may_throttle(): a task, not inside another submission, not
+ * one of the module's workers) is throttled while too many writes of the
+ * device wait, and begins the copies its write needs itself.
  *
- * Context: bio submission path.  Sleeps only to throttle, and only in
- * task context without REQ_NOWAIT, outside a stacked submission.
+ * Context: bio submission path.  Sleeps only in task context without
+ * REQ_NOWAIT, outside a stacked submission and the module's workers: to
+ * throttle, and for memory while it begins copies.
  * Return: true if the bio was taken over (deferred or ended), false if
  * the caller submits it.
  */
 bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 {
 	unsigned long first, last, flags;
+	unsigned int noio;
+	bool may_sleep, here;
 
 	if (!diff_area_needs_copy(da, bio, &first, &last))
 		return false;
@@ -886,8 +974,8 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 		bio_wouldblock_error(bio);
 		return true;
 	}
-	if (diff_area_may_throttle() &&
-	    atomic_read(&da->pending_count) >= cow_max_pending) {
+	may_sleep = diff_area_may_throttle();
+	if (may_sleep && atomic_read(&da->pending_count) >= cow_max_pending) {
 		blksnap_count(BLKSNAP_COUNTER_THROTTLED);
 		wait_event(da->wq, diff_area_below_limit(da));
 		/* Copy-on-write may have ended, or the chunks been copied. */
@@ -898,9 +986,23 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 	atomic_inc(&da->pending_count);
 	blksnap_stat_add(BLKSNAP_STAT_DEFERRED_BIOS, 1);
 	spin_lock_irqsave(&da->pending_lock, flags);
-	bio_list_add(&da->pending, bio);
-	__diff_area_kick(da);
+	/*
+	 * Considered here, the copies it needs begin without a trip through
+	 * the pending worker: when the submitter may sleep, copies may run
+	 * (the take has drained the writes before the switch) and no
+	 * earlier write waits to be considered (they stay in order).
+	 */
+	here = may_sleep && da->open && bio_list_empty(&da->pending);
+	if (!here) {
+		bio_list_add(&da->pending, bio);
+		__diff_area_kick(da);
+	}
 	spin_unlock_irqrestore(&da->pending_lock, flags);
+	if (here) {
+		noio = memalloc_noio_save();
+		diff_area_consider(da, bio, true);
+		memalloc_noio_restore(noio);
+	}
 	return true;
 }
 

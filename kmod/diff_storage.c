@@ -506,11 +506,6 @@ void diff_storage_usage(struct diff_storage *ds, sector_t *total,
 	spin_unlock_irqrestore(&ds->lock, flags);
 }
 
-static struct page *diff_io_page(void *addr)
-{
-	return is_vmalloc_addr(addr) ? vmalloc_to_page(addr) : virt_to_page(addr);
-}
-
 /**
  * diff_io_bdev_submit() - send I/O between a buffer and a block device,
  * without waiting for it
@@ -519,7 +514,8 @@ static struct page *diff_io_page(void *addr)
  * @sector: first sector on the device
  * @buf: the buffer (kmalloc or vmalloc memory, page aligned)
  * @count: number of sectors
- * @end_io: ends each bio (one per BIO_MAX_VECS pages); it puts the bio
+ * @end_io: ends each bio (one for a kmalloc buffer, one per BIO_MAX_VECS
+ *	pages of a vmalloc one); it puts the bio
  * @private: the bios' bi_private
  * @inflight: incremented for each bio before it is submitted; the caller
  *	holds a count of its own while it submits, so that @end_io cannot
@@ -544,6 +540,24 @@ int diff_io_bdev_submit(struct block_device *bdev, enum req_op op,
 
 	if (op == REQ_OP_WRITE)
 		opf |= REQ_SYNC;
+	if (!is_vmalloc_addr(buf)) {
+		/*
+		 * Physically contiguous: one bio of one (multi-page) bio_vec,
+		 * however long, rather than a bio_vec per page to fill.
+		 */
+		bio = bio_alloc(bdev, 1, opf, GFP_NOIO);
+		bio->bi_iter.bi_sector = sector;
+		if (bio_add_page(bio, virt_to_page(buf), len,
+				 offset_in_page(buf)) != len) {
+			bio_put(bio);
+			return -EIO;
+		}
+		bio->bi_private = private;
+		bio->bi_end_io = end_io;
+		atomic_inc(inflight);
+		submit_bio_noacct(bio);
+		return 0;
+	}
 	for (done = 0; done < len; done = off) {
 		size_t part = min_t(size_t, len - done,
 				    (size_t)BIO_MAX_VECS << PAGE_SHIFT);
@@ -553,7 +567,7 @@ int diff_io_bdev_submit(struct block_device *bdev, enum req_op op,
 		bio->bi_iter.bi_sector = sector + (done >> SECTOR_SHIFT);
 		for (off = done; off < done + part; off += n) {
 			n = min_t(size_t, done + part - off, PAGE_SIZE);
-			if (bio_add_page(bio, diff_io_page(buf + off), n, 0) != n) {
+			if (bio_add_page(bio, vmalloc_to_page(buf + off), n, 0) != n) {
 				bio_put(bio);
 				return -EIO;
 			}

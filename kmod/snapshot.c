@@ -750,11 +750,13 @@ static int __snapshot_prepare(struct snapshot *snapshot)
 {
 	unsigned int i;
 
+	/* The reserve holds copy_buffers chunk buffers: its floor. */
 	buf_cache_init(&snapshot->chunk_bufs, snapshot->chunk_size,
-		       (size_t)copy_buffer_cache << 20, BLKSNAP_STAT_BUFFERS);
+		       (size_t)copy_buffer_cache << 20, copy_buffers,
+		       BLKSNAP_STAT_BUFFERS);
 	buf_cache_init(&snapshot->batch_bufs,
 		       diff_area_batch_bytes(snapshot->chunk_size),
-		       (size_t)copy_buffer_cache << 20,
+		       (size_t)copy_buffer_cache << 20, 0,
 		       BLKSNAP_STAT_BATCH_BUFFERS);
 	snapshot->buffers = mempool_create(copy_buffers,
 					   snapshot_buffer_pool_alloc,

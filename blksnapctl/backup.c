@@ -406,7 +406,7 @@ static int copy_piece(struct nbd_writer *w, struct hash_job *job, size_t boff, u
 	size_t i = 0;
 
 	while (i < len) {
-		bool zero;
+		bool zero = false;	/* set by the first granule */
 		size_t j = i;
 
 		/* one run of granules of the same kind */

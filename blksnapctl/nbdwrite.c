@@ -42,12 +42,25 @@
  * CPU time).  Above any request we send, and with the heap kept, the
  * buffers are reused.
  */
+/*
+ * qemu-nbd writes into the page cache (cache=unsafe) and the image is made
+ * durable by one fsync() at the end.  Left alone, a full backup's whole
+ * image would still be dirty then, and that fsync would write it all while
+ * nothing else runs (and hold that much dirty memory until then).  Each
+ * time this many bytes were acknowledged, writeback of the image starts
+ * (sync_file_range(), no waiting): the disk writes while the copy goes on,
+ * and the final fsync() finds little left.
+ */
+#define WRITEBACK_BYTES		(32u << 20)
+
 #define QEMU_NBD_TUNABLES	"glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=67108864"
 
 struct nbd_writer {
 	struct nbd_handle *h;
-	char *path;			/* of the image, to fsync it */
+	char *path;			/* of the image, for messages */
 	int wake_fd;			/* also ends a wait in writer_poll, or -1 */
+	int sync_fd;			/* the image (read-only): writeback, fsync */
+	uint64_t unsynced;		/* bytes written since writeback started */
 	int error;			/* first error of any command */
 	bool reported;			/* ... and it was logged */
 	struct nbd_wbuf bufs[NBD_WRITER_BUFFERS];
@@ -163,6 +176,7 @@ int nbd_writer_new(const char *image_path, const char *backing, uint64_t size,
 	if (!w)
 		return -ENOMEM;
 	w->wake_fd = -1;
+	w->sync_fd = -1;
 	w->path = strdup(image_path);
 	if (!w->path)
 		return -ENOMEM;
@@ -174,6 +188,11 @@ int nbd_writer_new(const char *image_path, const char *backing, uint64_t size,
 	r = qcow2_create(image_path, backing, size);
 	if (r < 0)
 		goto fail_unlink;
+	w->sync_fd = open(image_path, O_RDONLY | O_CLOEXEC);
+	if (w->sync_fd < 0) {
+		r = log_error_errno(-errno, "cannot open %s: %m", image_path);
+		goto fail_unlink;
+	}
 	r = connect_qemu_nbd(image_path, false, &w->h);
 	if (r < 0)
 		goto fail_unlink;
@@ -222,6 +241,8 @@ void nbd_writer_free(struct nbd_writer *w)
 				break;
 		nbd_close(w->h);	/* qemu-nbd exits when its client goes */
 	}
+	if (w->sync_fd >= 0)
+		close(w->sync_fd);
 	for (size_t i = 0; i < NBD_WRITER_BUFFERS; i++)
 		free(w->bufs[i].data);
 	free(w->path);
@@ -283,6 +304,11 @@ static int writer_poll(struct nbd_writer *w)
 		return log_error_errno(nbd_errno(), "NBD connection to qemu-nbd failed: %s", nbd_get_error());
 	if (w->error)
 		return writer_error(w);
+	if (w->unsynced >= WRITEBACK_BYTES) {
+		/* a hint: the final fsync() reports any error of this I/O */
+		(void)sync_file_range(w->sync_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		w->unsynced = 0;
+	}
 	return interrupted ? -EINTR : 0;
 }
 
@@ -315,14 +341,17 @@ void nbd_writer_put_buffer(struct nbd_writer *w _unused_, struct nbd_wbuf *b)
 struct write_ctx {
 	struct nbd_writer *w;
 	struct nbd_wbuf *b;
+	uint64_t len;			/* of a write; 0 for write-zeroes */
 };
 
 static int write_done(void *user_data, int *error)
 {
 	struct write_ctx *c = user_data;
 
-	if (c->b)
+	if (c->b) {
 		c->b->pending--;
+		c->w->unsynced += c->len;
+	}
 	if (*error && !c->w->error)
 		c->w->error = -*error;
 	return 1;	/* retire the command */
@@ -353,7 +382,7 @@ static int writer_submit(struct nbd_writer *w, struct nbd_wbuf *b, size_t boff,
 	c = malloc(sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	*c = (struct write_ctx){ w, b };
+	*c = (struct write_ctx){ w, b, b ? len : 0 };
 	nbd_completion_callback cb = { .callback = write_done, .user_data = c, .free = free };
 	if (b)
 		cookie = nbd_aio_pwrite(w->h, b->data + boff, len, off, cb, 0);
@@ -408,10 +437,7 @@ int nbd_writer_finish(struct nbd_writer *w)
 	w->h = NULL;
 
 	/* qemu-nbd ran with cache=unsafe: make the whole file durable now. */
-	_cleanup_(closep) int fd = open(w->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_error_errno(-errno, "cannot open %s to sync it: %m", w->path);
-	if (fsync(fd) < 0)
+	if (fsync(w->sync_fd) < 0)
 		return log_error_errno(-errno, "cannot sync %s: %m", w->path);
 	return 0;
 }

@@ -533,86 +533,131 @@ static const char *signal_name(int sig)
 	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
 }
 
-int backup_run(struct backup_target *t, const struct backup_source *src,
-	       const struct backup_plan *plan, const struct extent_list *changed)
+void backup_image_discard(struct backup_target *t, struct backup_image *img)
 {
-	_cleanup_(nbd_writer_freep) struct nbd_writer *w = NULL;
+	if (img->w)
+		nbd_writer_free(img->w);	/* qemu-nbd lets go of the file */
+	if (img->partial)
+		unlinkat(t->dirfd, img->partial, 0);
+	free(img->image);
+	free(img->partial);
+	free(img->image_path);
+	free(img->partial_path);
+	*img = (struct backup_image){};
+}
+
+int backup_image_start(struct backup_target *t, uint64_t size, bool full, struct backup_image *ret)
+{
+	const struct chain_backup *last = chain_last(t->chain);
+	struct backup_image img = { .full = full || !last, .size = size,
+				    .number = last ? last->number + 1 : 0 };
+	int r;
+
+	if (chain_image_name(img.number, &img.image) < 0 ||
+	    asprintf(&img.partial, "%s%s", img.image, PARTIAL_SUFFIX) < 0 ||
+	    asprintf(&img.partial_path, "%s/%s", t->path, img.partial) < 0 ||
+	    asprintf(&img.image_path, "%s/%s", t->path, img.image) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* A file of this number that the manifest does not name is what a run
+	 * that crashed between the rename and the manifest left. */
+	if (unlinkat(t->dirfd, img.image, 0) == 0)
+		log_info("removed %s, which the manifest does not name", img.image_path);
+	r = nbd_writer_new(img.partial_path, img.full ? NULL : last->image, size, &img.w);
+	if (r < 0)
+		goto fail;	/* said why, and left no file */
+	*ret = img;
+	return 0;
+
+fail:
+	free(TAKE_PTR(img.partial));	/* not created */
+	backup_image_discard(t, &img);
+	return r;
+}
+
+int backup_run(struct backup_target *t, const struct backup_source *src,
+	       const struct backup_plan *plan, const struct extent_list *changed,
+	       struct backup_image *img)
+{
 	_cleanup_(extent_list_done) struct extent_list whole = {};
-	_cleanup_(freep) char *image = NULL, *partial = NULL, *partial_path = NULL, *image_path = NULL;
 	const struct chain_backup *last = chain_last(t->chain);
 	const struct extent_list *list = changed;
+	struct backup_image own = {};
 	struct chain_backup b = {};
 	struct hasher hs = { .wake_fd = -1 };
 	struct progress prog;
 	char s1[16], s2[16];
 	uint64_t started;
 	time_t when = time(NULL);	/* the point in time: the data was frozen before */
-	unsigned number = last ? last->number + 1 : 0;
 	int r;
 
+	if (!img)
+		img = &own;
 	if (!plan->full && !changed)
-		return log_error_errno(-EINVAL, "an incremental backup needs the changed extents");
-	if (plan->full) {
+		r = log_error_errno(-EINVAL, "an incremental backup needs the changed extents");
+	else if (plan->full)
 		r = extent_list_whole(src->size, &whole);
-		if (r < 0)
-			return r;
-		list = &whole;
-	}
-	if (chain_image_name(number, &image) < 0 ||
-	    asprintf(&partial, "%s%s", image, PARTIAL_SUFFIX) < 0 ||
-	    asprintf(&partial_path, "%s/%s", t->path, partial) < 0 ||
-	    asprintf(&image_path, "%s/%s", t->path, image) < 0)
-		return -ENOMEM;
-	/* A file of this number that the manifest does not name is what a run
-	 * that crashed between the rename and the manifest left. */
-	if (unlinkat(t->dirfd, image, 0) == 0)
-		log_info("removed %s, which the manifest does not name", image_path);
-
-	if (plan->full)
-		log_info("%s: full backup into %s: %s", src->what, image_path, plan->reason);
 	else
-		log_info("%s: incremental backup into %s: %s changed since %s",
-			 src->what, image_path, format_bytes(extent_list_bytes(list), s1, sizeof(s1)),
-			 last->image);
+		r = 0;
+	if (r < 0) {
+		backup_image_discard(t, img);
+		return r;
+	}
+	if (plan->full)
+		list = &whole;
 
 	interrupt_install();
 	started = now_usec();
-	r = nbd_writer_new(partial_path, plan->full ? NULL : last->image, src->size, &w);
-	if (r < 0)
-		goto out;
+	/* One started ahead for another plan (the device changed meanwhile) goes. */
+	if (img->w && (img->full != plan->full || img->size != src->size))
+		backup_image_discard(t, img);
+	if (!img->w) {
+		r = backup_image_start(t, src->size, plan->full, img);
+		if (r < 0)
+			goto out;
+	}
+	if (plan->full)
+		log_info("%s: full backup into %s: %s", src->what, img->image_path, plan->reason);
+	else
+		log_info("%s: incremental backup into %s: %s changed since %s",
+			 src->what, img->image_path, format_bytes(extent_list_bytes(list), s1, sizeof(s1)),
+			 last->image);
+
 	r = hasher_start(&hs);
 	if (r < 0)
 		goto fail_partial;
-	nbd_writer_set_wake_fd(w, hs.wake_fd);
+	nbd_writer_set_wake_fd(img->w, hs.wake_fd);
 	progress_begin(&prog, t->device, extent_list_bytes(list));
-	r = copy_extents(w, src, list, plan->full, &hs, &prog);
+	r = copy_extents(img->w, src, list, plan->full, &hs, &prog);
 	/* every buffer hashed before the writer (and its buffers) may go */
 	int rh = hasher_stop(&hs);
 	if (r >= 0 && rh < 0)
 		r = log_error_errno(rh, "cannot checksum the extents: %m");
 	recorder_close(&hs.rec);
 	if (r >= 0)
-		r = nbd_writer_finish(w);
+		r = nbd_writer_finish(img->w);
 	progress_end(&prog);
 	if (r >= 0 && interrupted)
 		r = -EINTR;
 	if (r < 0)
 		goto fail_partial;	/* said why */
-	nbd_writer_free(TAKE_PTR(w));
+	nbd_writer_free(TAKE_PTR(img->w));
 
-	if (renameat(t->dirfd, partial, t->dirfd, image) < 0) {
-		r = log_error_errno(-errno, "cannot rename %s: %m", partial_path);
+	if (renameat(t->dirfd, img->partial, t->dirfd, img->image) < 0) {
+		r = log_error_errno(-errno, "cannot rename %s: %m", img->partial_path);
 		goto fail_partial;
 	}
+	free(TAKE_PTR(img->partial));	/* renamed */
 	/* The image's name is on disk before a manifest names it. */
 	if (fsync(t->dirfd) < 0) {
 		r = log_error_errno(-errno, "cannot sync %s: %m", t->path);
-		unlinkat(t->dirfd, image, 0);
+		unlinkat(t->dirfd, img->image, 0);
 		goto out;
 	}
 	b = (struct chain_backup){
-		.number = number,
-		.image = TAKE_PTR(image),
+		.number = img->number,
+		.image = TAKE_PTR(img->image),
 		.backing = plan->full ? NULL : strdup(last->image),
 		.full = plan->full,
 		.reason = strdup(plan->full ? plan->reason : ""),
@@ -632,25 +677,23 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 	if (r < 0)
 		goto fail_image;
 	hasher_done(&hs);
+	backup_image_discard(t, img);	/* its names */
 	interrupt_restore();
 
 	double secs = (now_usec() - started) / 1e6;
-	log_info("%s: backup %u done: %s written in %.1f s (%s/s)", t->device, number,
+	log_info("%s: backup %u done: %s written in %.1f s (%s/s)", t->device, b.number,
 		 format_bytes(t->chain->backups[t->chain->n_backups - 1].changed_bytes, s1, sizeof(s1)),
 		 secs, format_bytes(secs > 0 ? (uint64_t)(extent_list_bytes(list) / secs) : 0, s2, sizeof(s2)));
 	return 0;
 
 fail_image:
-	unlinkat(t->dirfd, b.image ? b.image : image, 0);
+	unlinkat(t->dirfd, b.image ? b.image : img->image, 0);
 	chain_backup_done(&b);
 	goto out;
 fail_partial:
 	hasher_stop(&hs);	/* it reads the writer's buffers */
-	if (w) {
-		nbd_writer_free(TAKE_PTR(w));	/* qemu-nbd lets go of the file */
-	}
-	unlinkat(t->dirfd, partial, 0);
 out:
+	backup_image_discard(t, img);	/* stops qemu-nbd, removes the partial image */
 	hasher_done(&hs);
 	if (r == -EINTR || interrupted) {
 		log_error("%s: interrupted by %s: the partial image was removed, the chain in %s is as it was",

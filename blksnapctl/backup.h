@@ -21,13 +21,14 @@
  * --from-image test entry point alike):
  *
  *   backup_target_open(DIR, device name)     lock and load DIR/<name>/chain.json
+ *   backup_image_start(target, size, full?)   the next image ready (optional)
  *   (take the snapshot; GetImages gives the frozen generation and snap number)
  *   backup_plan(target, source, --full)      full, or incremental since
  *                                            plan.since_generation_id/_snap_number
  *   if incremental: GetChangedExtents(since...) -> fd -> extent_list_read_fd()
  *                   (GenerationChanged: set plan.full and plan.reason instead)
  *   source.fd = OpenImage(...)
- *   backup_run(target, source, plan, extents)
+ *   backup_run(target, source, plan, extents, image or NULL)
  *   backup_target_done(target)
  *
  * Directories, images and manifests are created for their owner only
@@ -77,12 +78,39 @@ int backup_plan(const struct backup_target *t, const struct backup_source *src,
 		bool force_full, struct backup_plan *ret);
 
 /*
+ * The next image of a chain, created and served by qemu-nbd ahead of the
+ * copy: a caller starts it before taking the snapshot, so that the
+ * snapshot (and its copy-on-write of every first write) does not live
+ * through qemu-img's and qemu-nbd's start-ups.
+ */
+struct backup_image {
+	struct nbd_writer *w;	/* NULL: not started */
+	bool full;		/* a full image, else an overlay of the last one */
+	uint64_t size;
+	unsigned number;	/* in the chain */
+	char *image, *partial;	/* names in the target's directory */
+	char *image_path, *partial_path;
+};
+
+/*
+ * Create the next image of t (full, or an overlay of the last image; full
+ * anyway for the first) as a partial file and start its writer.  Return: 0
+ * or -errno (said why; nothing left).
+ */
+int backup_image_start(struct backup_target *t, uint64_t size, bool full, struct backup_image *ret);
+/* Stop img's writer and remove its partial file, if any; img is empty after. */
+void backup_image_discard(struct backup_target *t, struct backup_image *img);
+
+/*
  * Copy src into the next image: the whole device when plan->full, else
- * the extents of changed (checked against src->size by the caller).  Prints
- * one line saying what was written.  Return: 0, -EINTR when interrupted, or
+ * the extents of changed (checked against src->size by the caller).  img,
+ * when not NULL, may hold that image started ahead (one started for another
+ * kind or size is replaced); backup_run() always consumes it.  Prints one
+ * line saying what was written.  Return: 0, -EINTR when interrupted, or
  * -errno (said why); on failure the chain and its directory are as before.
  */
 int backup_run(struct backup_target *t, const struct backup_source *src,
-	       const struct backup_plan *plan, const struct extent_list *changed);
+	       const struct backup_plan *plan, const struct extent_list *changed,
+	       struct backup_image *img);
 
 #endif /* BLKSNAPCTL_BACKUP_H */

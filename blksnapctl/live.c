@@ -3,7 +3,10 @@
  * backup DEVICE... --to DIR through blksnapd: one snapshot of all the
  * devices together (bound to this process, so the service destroys it if we
  * die), its images copied by the backup engine one after the other, the
- * snapshot destroyed at the end whatever happened.
+ * snapshot destroyed at the end whatever happened.  The next image of every
+ * chain is created and served before the take: from the take on, every
+ * first write to the devices waits for a copy, so the snapshot lives
+ * through the copies only, not through process start-ups.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,6 +27,8 @@ struct live_device {
 	uint32_t snap_number;
 	bool imaged;			/* GetImages named it */
 	struct backup_target target;
+	struct backup_image image;	/* the next one, started before the take */
+	int image_error;		/* starting it failed (said why): no backup */
 };
 
 struct live {
@@ -36,6 +41,7 @@ struct live {
 static void live_done(struct live *l)
 {
 	for (int i = 0; l->devs && i < l->n; i++) {
+		backup_image_discard(&l->devs[i].target, &l->devs[i].image);
 		backup_target_done(&l->devs[i].target);
 		free(l->devs[i].object);
 		free(l->devs[i].name);
@@ -292,10 +298,31 @@ static int live_backup_device(struct live *l, struct live_device *d, bool full)
 	if (r < 0)
 		return r;
 	src.fd = fd;
-	r = backup_run(&d->target, &src, &plan, plan.full ? NULL : &changed);
+	r = backup_run(&d->target, &src, &plan, plan.full ? NULL : &changed, &d->image);
 	if (r < 0 && r != -EINTR)
 		live_say_if_corrupted(l);
 	return r;
+}
+
+/*
+ * Start the next image of d's chain as the plan will most likely be after
+ * the take: full or incremental by the device's generation now.  Should the
+ * generation change before the take, backup_run() replaces the image.
+ * Without the generation the image is simply started after the take.
+ */
+static int live_image_start(struct live *l, struct live_device *d, bool full)
+{
+	_cleanup_bus_error_ sd_bus_error e = SD_BUS_ERROR_NULL;
+	_cleanup_(freep) char *gen = NULL;
+	struct backup_source src = { .size = d->size, .snap_number = UINT32_MAX };
+	struct backup_plan plan;
+
+	if (sd_bus_get_property_string(l->bus, BUS_NAME, d->object, IFACE_DEVICE, "GenerationId", &e, &gen) < 0)
+		return 0;
+	src.generation_id = gen;
+	if (backup_plan(&d->target, &src, full, &plan) < 0)
+		return 0;
+	return backup_image_start(&d->target, d->size, plan.full, &d->image);
 }
 
 /* Everything between CreateSnapshot and Destroy. */
@@ -313,8 +340,23 @@ static int live_in_snapshot(struct live *l, const char *dir, const char *pool, b
 		if (r < 0)
 			return r;
 	}
+	for (int i = 0; i < l->n && !interrupted; i++) {
+		struct live_device *d = &l->devs[i];
+
+		r = live_image_start(l, d, full);
+		if (r == -EINTR || interrupted)
+			return -EINTR;
+		if (r < 0) {
+			log_error("%s: the backup failed: the partial image was removed, the chain in %s is as it was",
+				  d->name, d->target.path);
+			d->image_error = r;	/* the other devices' backups go on */
+		}
+	}
 	if (interrupted)
 		return -EINTR;
+	for (int i = 0; i < l->n && l->devs[i].image_error; i++)
+		if (i == l->n - 1)
+			return l->devs[0].image_error;	/* nothing to take it for */
 	r = live_simple_call(l, "Take", "cannot take the snapshot");
 	if (r < 0)
 		return r;
@@ -322,7 +364,7 @@ static int live_in_snapshot(struct live *l, const char *dir, const char *pool, b
 	if (r < 0)
 		return r;
 	for (int i = 0; i < l->n && !interrupted; i++) {
-		r = live_backup_device(l, &l->devs[i], full);
+		r = l->devs[i].image_error ?: live_backup_device(l, &l->devs[i], full);
 		if (r == -EINTR || r == R_DENIED || r == -EHOSTUNREACH)
 			return r;
 		if (r < 0 && !err)

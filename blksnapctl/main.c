@@ -238,7 +238,7 @@ static int backup_from_image(const char *device, const char *image, const char *
 		if (r < 0)
 			return r;
 	}
-	return backup_run(&t, &src, &plan, plan.full ? NULL : &changed);
+	return backup_run(&t, &src, &plan, plan.full ? NULL : &changed, NULL);
 }
 
 static int cmd_backup(int argc, char **argv)

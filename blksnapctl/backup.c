@@ -539,6 +539,10 @@ void backup_image_discard(struct backup_target *t, struct backup_image *img)
 		nbd_writer_free(img->w);	/* qemu-nbd lets go of the file */
 	if (img->partial)
 		unlinkat(t->dirfd, img->partial, 0);
+	if (img->extents_partial)
+		unlinkat(t->dirfd, img->extents_partial, 0);
+	free(img->extents);
+	free(img->extents_partial);
 	free(img->image);
 	free(img->partial);
 	free(img->image_path);
@@ -556,14 +560,18 @@ int backup_image_start(struct backup_target *t, uint64_t size, bool full, struct
 	if (chain_image_name(img.number, &img.image) < 0 ||
 	    asprintf(&img.partial, "%s%s", img.image, PARTIAL_SUFFIX) < 0 ||
 	    asprintf(&img.partial_path, "%s/%s", t->path, img.partial) < 0 ||
-	    asprintf(&img.image_path, "%s/%s", t->path, img.image) < 0) {
+	    asprintf(&img.image_path, "%s/%s", t->path, img.image) < 0 ||
+	    chain_extents_name(img.number, &img.extents) < 0 ||
+	    asprintf(&img.extents_partial, "%s%s", img.extents, PARTIAL_SUFFIX) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	/* A file of this number that the manifest does not name is what a run
-	 * that crashed between the rename and the manifest left. */
+	/* Files of this number that the manifest does not name are what a run
+	 * that crashed between the renames and the manifest left. */
 	if (unlinkat(t->dirfd, img.image, 0) == 0)
 		log_info("removed %s, which the manifest does not name", img.image_path);
+	if (unlinkat(t->dirfd, img.extents, 0) == 0)
+		log_info("removed %s/%s, which the manifest does not name", t->path, img.extents);
 	r = nbd_writer_new(img.partial_path, img.full ? NULL : last->image, size, &img.w);
 	if (r < 0)
 		goto fail;	/* said why, and left no file */
@@ -572,6 +580,7 @@ int backup_image_start(struct backup_target *t, uint64_t size, bool full, struct
 
 fail:
 	free(TAKE_PTR(img.partial));	/* not created */
+	free(TAKE_PTR(img.extents_partial));
 	backup_image_discard(t, &img);
 	return r;
 }
@@ -585,6 +594,7 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 	const struct extent_list *list = changed;
 	struct backup_image own = {};
 	struct chain_backup b = {};
+	uint8_t extents_sha256[SHA256_LEN];
 	struct hasher hs = { .wake_fd = -1 };
 	struct progress prog;
 	char s1[16], s2[16];
@@ -644,20 +654,33 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 		goto fail_partial;	/* said why */
 	nbd_writer_free(TAKE_PTR(img->w));
 
+	/* Its extents and their checksums beside it: the manifest names them. */
+	r = chain_extents_write(t->dirfd, t->path, img->extents_partial, img->image,
+				hs.rec.v, hs.rec.n, extents_sha256);
+	if (r < 0)
+		goto fail_partial;
 	if (renameat(t->dirfd, img->partial, t->dirfd, img->image) < 0) {
 		r = log_error_errno(-errno, "cannot rename %s: %m", img->partial_path);
 		goto fail_partial;
 	}
 	free(TAKE_PTR(img->partial));	/* renamed */
-	/* The image's name is on disk before a manifest names it. */
+	if (renameat(t->dirfd, img->extents_partial, t->dirfd, img->extents) < 0) {
+		r = log_error_errno(-errno, "cannot rename %s/%s: %m", t->path, img->extents_partial);
+		unlinkat(t->dirfd, img->image, 0);
+		goto out;
+	}
+	free(TAKE_PTR(img->extents_partial));	/* renamed */
+	/* Their names are on disk before a manifest names them. */
 	if (fsync(t->dirfd) < 0) {
 		r = log_error_errno(-errno, "cannot sync %s: %m", t->path);
 		unlinkat(t->dirfd, img->image, 0);
+		unlinkat(t->dirfd, img->extents, 0);
 		goto out;
 	}
 	b = (struct chain_backup){
 		.number = img->number,
 		.image = TAKE_PTR(img->image),
+		.extents_file = TAKE_PTR(img->extents),
 		.backing = plan->full ? NULL : strdup(last->image),
 		.full = plan->full,
 		.reason = strdup(plan->full ? plan->reason : ""),
@@ -669,6 +692,7 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 		.n_extents = hs.rec.n,
 	};
 	snprintf(b.generation_id, sizeof(b.generation_id), "%s", src->generation_id);
+	memcpy(b.extents_sha256, extents_sha256, SHA256_LEN);
 	if (!b.reason || (!plan->full && !b.backing)) {
 		r = -ENOMEM;
 		goto fail_image;
@@ -681,13 +705,16 @@ int backup_run(struct backup_target *t, const struct backup_source *src,
 	interrupt_restore();
 
 	double secs = (now_usec() - started) / 1e6;
-	log_info("%s: backup %u done: %s written in %.1f s (%s/s)", t->device, b.number,
-		 format_bytes(t->chain->backups[t->chain->n_backups - 1].changed_bytes, s1, sizeof(s1)),
+	const struct chain_backup *done = chain_last(t->chain);
+
+	log_info("%s: backup %u done: %s written in %.1f s (%s/s)", t->device, done->number,
+		 format_bytes(done->changed_bytes, s1, sizeof(s1)),
 		 secs, format_bytes(secs > 0 ? (uint64_t)(extent_list_bytes(list) / secs) : 0, s2, sizeof(s2)));
 	return 0;
 
 fail_image:
 	unlinkat(t->dirfd, b.image ? b.image : img->image, 0);
+	unlinkat(t->dirfd, b.extents_file ? b.extents_file : img->extents, 0);
 	chain_backup_done(&b);
 	goto out;
 fail_partial:

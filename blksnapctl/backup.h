@@ -90,6 +90,7 @@ struct backup_image {
 	unsigned number;	/* in the chain */
 	char *image, *partial;	/* names in the target's directory */
 	char *image_path, *partial_path;
+	char *extents, *extents_partial;	/* its list of extents, likewise */
 };
 
 /*

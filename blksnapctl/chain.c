@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <json-c/json.h>
+#include <nettle/sha2.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -30,6 +31,7 @@ void chain_backup_done(struct chain_backup *b)
 	free(b->image);
 	free(b->backing);
 	free(b->reason);
+	free(b->extents_file);
 	free(b->extents);
 	*b = (struct chain_backup){};
 }
@@ -82,6 +84,13 @@ static int hex_to_sha256(const char *s, uint8_t sum[SHA256_LEN])
 int chain_image_name(unsigned n, char **ret)
 {
 	if (asprintf(ret, "%04u.qcow2", n) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int chain_extents_name(unsigned n, char **ret)
+{
+	if (asprintf(ret, "%04u.extents", n) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -152,10 +161,67 @@ static bool image_name_ok(const char *s)
 	return s[0] && s[0] != '.' && !strchr(s, '/');
 }
 
+/*
+ * The list ext ([offset, length, checksum]...) of backup b into a new
+ * array: sorted, within the device, summing to b's changed bytes (the whole
+ * device for a full backup).
+ */
+static int parse_extents(const struct parse *p, struct json_object *ext,
+			 const struct chain_backup *b, struct chain_extent **ret, size_t *ret_n)
+{
+	_cleanup_(freep) struct chain_extent *v = NULL;
+	uint64_t end = 0, sum = 0;
+	size_t n;
+
+	if (!json_object_is_type(ext, json_type_array))
+		return bad(p, "\"extents\" is not a list");
+	n = json_object_array_length(ext);
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(ext, i);
+		struct json_object *a0, *a1, *a2;
+		struct chain_extent *x = &v[i];
+		const char *cs;
+
+		if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != 3)
+			return bad(p, "extent %zu is not [offset, length, checksum]", i);
+		a0 = json_object_array_get_idx(e, 0);
+		a1 = json_object_array_get_idx(e, 1);
+		a2 = json_object_array_get_idx(e, 2);
+		if (!json_object_is_type(a0, json_type_int) || !json_object_is_type(a1, json_type_int) ||
+		    !json_object_is_type(a2, json_type_string))
+			return bad(p, "extent %zu is not [offset, length, checksum]", i);
+		x->offset = json_object_get_uint64(a0);
+		x->length = json_object_get_uint64(a1);
+		if (json_object_get_int64(a0) < 0 || json_object_get_int64(a1) <= 0 ||
+		    x->offset < end || x->offset > b->device_size ||
+		    x->length > b->device_size - x->offset)
+			return bad(p, "extent %zu (%" PRIu64 "+%" PRIu64 ") is empty, unsorted or beyond the device",
+				   i, x->offset, x->length);
+		end = x->offset + x->length;
+		sum += x->length;
+		cs = json_object_get_string(a2);
+		if (strcmp(cs, "zero") == 0)
+			x->zero = true;
+		else if (hex_to_sha256(cs, x->sha256) < 0)
+			return bad(p, "extent %zu: checksum is neither \"zero\" nor a SHA-256 in hex", i);
+	}
+	if (sum != b->changed_bytes)
+		return bad(p, "\"changed_bytes\" is %" PRIu64 ", the extents hold %" PRIu64,
+			   b->changed_bytes, sum);
+	if (b->full && sum != b->device_size)
+		return bad(p, "a full backup whose extents do not cover the device");
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
 static int parse_backup(const struct parse *p, struct json_object *o, struct chain_backup *b)
 {
 	struct json_object *ext, *kind;
-	_cleanup_(freep) char *gen = NULL;
+	_cleanup_(freep) char *gen = NULL, *sha = NULL;
 	uint64_t v;
 	int r;
 
@@ -209,80 +275,34 @@ static int parse_backup(const struct parse *p, struct json_object *o, struct cha
 	if (r < 0)
 		return r;
 
-	if (!json_object_object_get_ex(o, "extents", &ext) || !json_object_is_type(ext, json_type_array))
-		return bad(p, "\"extents\" is missing or not a list");
-	b->n_extents = json_object_array_length(ext);
-	b->extents = calloc(b->n_extents ? b->n_extents : 1, sizeof(*b->extents));
-	if (!b->extents)
-		return -ENOMEM;
-	uint64_t end = 0, sum = 0;
-	for (size_t i = 0; i < b->n_extents; i++) {
-		struct json_object *e = json_object_array_get_idx(ext, i);
-		struct json_object *a0, *a1, *a2;
-		struct chain_extent *x = &b->extents[i];
-		const char *cs;
-
-		if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != 3)
-			return bad(p, "extent %zu is not [offset, length, checksum]", i);
-		a0 = json_object_array_get_idx(e, 0);
-		a1 = json_object_array_get_idx(e, 1);
-		a2 = json_object_array_get_idx(e, 2);
-		if (!json_object_is_type(a0, json_type_int) || !json_object_is_type(a1, json_type_int) ||
-		    !json_object_is_type(a2, json_type_string))
-			return bad(p, "extent %zu is not [offset, length, checksum]", i);
-		x->offset = json_object_get_uint64(a0);
-		x->length = json_object_get_uint64(a1);
-		if (json_object_get_int64(a0) < 0 || json_object_get_int64(a1) <= 0 ||
-		    x->offset < end || x->offset > b->device_size ||
-		    x->length > b->device_size - x->offset)
-			return bad(p, "extent %zu (%" PRIu64 "+%" PRIu64 ") is empty, unsorted or beyond the device",
-				   i, x->offset, x->length);
-		end = x->offset + x->length;
-		sum += x->length;
-		cs = json_object_get_string(a2);
-		if (strcmp(cs, "zero") == 0)
-			x->zero = true;
-		else if (hex_to_sha256(cs, x->sha256) < 0)
-			return bad(p, "extent %zu: checksum is neither \"zero\" nor a SHA-256 in hex", i);
-	}
-	if (sum != b->changed_bytes)
-		return bad(p, "\"changed_bytes\" is %" PRIu64 ", the extents hold %" PRIu64,
-			   b->changed_bytes, sum);
-	if (b->full && sum != b->device_size)
-		return bad(p, "a full backup whose extents do not cover the device");
+	if (json_object_object_get_ex(o, "extents", &ext))
+		return parse_extents(p, ext, b, &b->extents, &b->n_extents);	/* version 1 */
+	r = get_str(p, o, "extents_file", false, &b->extents_file);
+	if (r < 0)
+		return r;
+	if (!image_name_ok(b->extents_file))
+		return bad(p, "\"extents_file\" is not a file name of the chain's directory");
+	r = get_u64(p, o, "extents_count", &v);
+	if (r < 0)
+		return r;
+	if (v > b->device_size / 512)
+		return bad(p, "\"extents_count\" is more than the device has sectors");
+	b->n_extents = v;
+	r = get_str(p, o, "extents_sha256", false, &sha);
+	if (r < 0)
+		return r;
+	if (hex_to_sha256(sha, b->extents_sha256) < 0)
+		return bad(p, "\"extents_sha256\" is not a SHA-256 in hex");
 	return 0;
 }
 
-int chain_load(int dirfd, const char *dir, const char *device, struct chain **ret)
+/* The whole of fd (named file in messages), NUL-terminated, and its length. */
+static int read_text(int fd, const char *file, char **ret, size_t *ret_len)
 {
-	_cleanup_(json_object_putp) struct json_object *root = NULL;
-	_cleanup_(chain_freep) struct chain *c = NULL;
-	_cleanup_(freep) char *text = NULL, *file = NULL;
-	_cleanup_(closep) int fd = -1;
-	struct json_object *v, *list;
-	enum json_tokener_error jerr;
-	struct parse p = {};
+	_cleanup_(freep) char *text = NULL;
 	struct stat st;
 	size_t len = 0;
-	int r;
 
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->device = strdup(device);
-	if (!c->device)
-		return -ENOMEM;
-	if (asprintf(&file, "%s/%s", dir, CHAIN_FILE) < 0)
-		return -ENOMEM;
-	p.file = file;
-
-	fd = openat(dirfd, CHAIN_FILE, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			return log_error_errno(-errno, "cannot open %s: %m", file);
-		*ret = TAKE_PTR(c);
-		return 0;
-	}
 	if (fstat(fd, &st) < 0)
 		return log_error_errno(-errno, "%s: %m", file);
 	if ((uint64_t)st.st_size > CHAIN_MAX_SIZE)
@@ -302,7 +322,110 @@ int chain_load(int dirfd, const char *dir, const char *device, struct chain **re
 		len += n;
 	}
 	text[len] = '\0';
+	*ret = TAKE_PTR(text);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
 
+int chain_backup_extents(const char *dir, const struct chain_backup *b,
+			 struct chain_extent **ret, size_t *ret_n)
+{
+	_cleanup_(json_object_putp) struct json_object *root = NULL;
+	_cleanup_(freep) char *file = NULL, *text = NULL;
+	_cleanup_(closep) int fd = -1;
+	struct json_object *v, *ext;
+	enum json_tokener_error jerr;
+	struct parse p = { .backup = b->number };
+	uint8_t sum[SHA256_LEN];
+	struct sha256_ctx sha;
+	size_t len, n;
+	int r;
+
+	if (!b->extents_file) {
+		*ret = calloc(b->n_extents ? b->n_extents : 1, sizeof(**ret));
+		if (!*ret)
+			return -ENOMEM;
+		memcpy(*ret, b->extents, b->n_extents * sizeof(**ret));
+		*ret_n = b->n_extents;
+		return 0;
+	}
+	if (asprintf(&file, "%s/%s", dir, b->extents_file) < 0)
+		return -ENOMEM;
+	p.file = file;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		log_error_errno(r, "%s: DAMAGED: backup %u's list of extents cannot be opened: %m", file, b->number);
+		return r == -ENOENT ? r : -EBADMSG;
+	}
+	r = read_text(fd, file, &text, &len);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	sha256_init(&sha);
+	sha256_update(&sha, len, (const uint8_t *)text);
+	sha256_digest(&sha, SHA256_DIGEST_SIZE, sum);
+	if (memcmp(sum, b->extents_sha256, SHA256_LEN) != 0) {
+		char got[2 * SHA256_LEN + 1], want[2 * SHA256_LEN + 1];
+
+		sha256_hex(sum, got);
+		sha256_hex(b->extents_sha256, want);
+		log_error("%s: DAMAGED: backup %u's list of extents has SHA-256 %s, the manifest says %s",
+			  file, b->number, got, want);
+		return -EBADMSG;
+	}
+	/* As the manifest says: only a bug would fail the checks below. */
+	root = json_tokener_parse_verbose(text, &jerr);
+	if (!root || !json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "format", &v) || !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), EXTENTS_FORMAT) != 0 ||
+	    !json_object_object_get_ex(root, "extents", &ext)) {
+		log_error("%s: DAMAGED: not a list of extents of blksnapctl", file);
+		return -EBADMSG;
+	}
+	r = parse_extents(&p, ext, b, ret, &n);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	if (n != b->n_extents) {
+		free(TAKE_PTR(*ret));
+		log_error("%s: DAMAGED: %zu extents, the manifest says %zu", file, n, b->n_extents);
+		return -EBADMSG;
+	}
+	*ret_n = n;
+	return 0;
+}
+
+int chain_load(int dirfd, const char *dir, const char *device, struct chain **ret)
+{
+	_cleanup_(json_object_putp) struct json_object *root = NULL;
+	_cleanup_(chain_freep) struct chain *c = NULL;
+	_cleanup_(freep) char *text = NULL, *file = NULL;
+	_cleanup_(closep) int fd = -1;
+	struct json_object *v, *list;
+	enum json_tokener_error jerr;
+	struct parse p = {};
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->device = strdup(device);
+	if (!c->device)
+		return -ENOMEM;
+	if (asprintf(&file, "%s/%s", dir, CHAIN_FILE) < 0)
+		return -ENOMEM;
+	p.file = file;
+
+	fd = openat(dirfd, CHAIN_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return log_error_errno(-errno, "cannot open %s: %m", file);
+		*ret = TAKE_PTR(c);
+		return 0;
+	}
+	r = read_text(fd, file, &text, NULL);
+	if (r < 0)
+		return r;
 	root = json_tokener_parse_verbose(text, &jerr);
 	if (!root)
 		return log_error_errno(-EINVAL, "%s is not JSON: %s", file, json_tokener_error_desc(jerr));
@@ -313,8 +436,8 @@ int chain_load(int dirfd, const char *dir, const char *device, struct chain **re
 		return log_error_errno(-EINVAL, "%s is not a blksnapctl chain manifest", file);
 	if (!json_object_object_get_ex(root, "version", &v) || !json_object_is_type(v, json_type_int))
 		return log_error_errno(-EINVAL, "%s has no version", file);
-	if (json_object_get_int64(v) != CHAIN_VERSION)
-		return log_error_errno(-EPROTONOSUPPORT, "%s has version %" PRId64 "; this blksnapctl reads version %d",
+	if (json_object_get_int64(v) < 1 || json_object_get_int64(v) > CHAIN_VERSION)
+		return log_error_errno(-EPROTONOSUPPORT, "%s has version %" PRId64 "; this blksnapctl reads versions 1 to %d",
 				       file, json_object_get_int64(v), CHAIN_VERSION);
 	if (!json_object_object_get_ex(root, "backups", &list) || !json_object_is_type(list, json_type_array))
 		return log_error_errno(-EINVAL, "%s has no list of backups", file);
@@ -355,6 +478,32 @@ static int extent_serialize(struct json_object *o, struct printbuf *pb, int leve
 			 json_object_get_string(json_object_array_get_idx(o, 2)));
 }
 
+static struct json_object *extents_to_json(const struct chain_extent *v, size_t n)
+{
+	_cleanup_(json_object_putp) struct json_object *ext = json_object_new_array_ext(n);
+
+	if (!ext)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct chain_extent *x = &v[i];
+		struct json_object *e = json_object_new_array_ext(3);
+		char hex[2 * SHA256_LEN + 1];
+
+		if (!e)
+			return NULL;
+		json_object_array_add(ext, e);
+		json_object_array_add(e, json_object_new_uint64(x->offset));
+		json_object_array_add(e, json_object_new_uint64(x->length));
+		if (x->zero)
+			strcpy(hex, "zero");
+		else
+			sha256_hex(x->sha256, hex);
+		json_object_array_add(e, json_object_new_string(hex));
+		json_object_set_serializer(e, extent_serialize, NULL, NULL);
+	}
+	return TAKE_PTR(ext);
+}
+
 static struct json_object *backup_to_json(const struct chain_backup *b)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
@@ -379,26 +528,18 @@ static struct json_object *backup_to_json(const struct chain_backup *b)
 	json_object_object_add(o, "snap_number", json_object_new_uint64(b->snap_number));
 	json_object_object_add(o, "changed_bytes", json_object_new_uint64(b->changed_bytes));
 	json_object_object_add(o, "checksum", json_object_new_string("sha256"));
-	ext = json_object_new_array_ext(b->n_extents);
-	if (!ext)
-		return NULL;
-	json_object_object_add(o, "extents", ext);
-	for (size_t i = 0; i < b->n_extents; i++) {
-		const struct chain_extent *x = &b->extents[i];
-		struct json_object *e = json_object_new_array_ext(3);
+	if (b->extents_file) {
 		char hex[2 * SHA256_LEN + 1];
 
-		if (!e)
+		sha256_hex(b->extents_sha256, hex);
+		json_object_object_add(o, "extents_file", json_object_new_string(b->extents_file));
+		json_object_object_add(o, "extents_count", json_object_new_uint64(b->n_extents));
+		json_object_object_add(o, "extents_sha256", json_object_new_string(hex));
+	} else {
+		ext = extents_to_json(b->extents, b->n_extents);
+		if (!ext)
 			return NULL;
-		json_object_array_add(ext, e);
-		json_object_array_add(e, json_object_new_uint64(x->offset));
-		json_object_array_add(e, json_object_new_uint64(x->length));
-		if (x->zero)
-			strcpy(hex, "zero");
-		else
-			sha256_hex(x->sha256, hex);
-		json_object_array_add(e, json_object_new_string(hex));
-		json_object_set_serializer(e, extent_serialize, NULL, NULL);
+		json_object_object_add(o, "extents", ext);	/* as version 1 had it */
 	}
 	return TAKE_PTR(o);
 }
@@ -414,6 +555,50 @@ static int write_all(int fd, const char *p, size_t len)
 			return -errno;
 		p += n;
 		len -= n;
+	}
+	return 0;
+}
+
+int chain_extents_write(int dirfd, const char *dir, const char *file, const char *image,
+			const struct chain_extent *v, size_t n, uint8_t sha256[SHA256_LEN])
+{
+	_cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
+	_cleanup_(closep) int fd = -1;
+	struct json_object *ext;
+	struct sha256_ctx sha;
+	const char *text;
+	size_t len;
+	int r;
+
+	if (!root)
+		return -ENOMEM;
+	json_object_object_add(root, "format", json_object_new_string(EXTENTS_FORMAT));
+	json_object_object_add(root, "version", json_object_new_int(EXTENTS_VERSION));
+	json_object_object_add(root, "image", json_object_new_string(image));
+	ext = extents_to_json(v, n);
+	if (!ext)
+		return -ENOMEM;
+	json_object_object_add(root, "extents", ext);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	sha256_init(&sha);
+	sha256_update(&sha, len, (const uint8_t *)text);
+	sha256_update(&sha, 1, (const uint8_t *)"\n");
+	sha256_digest(&sha, SHA256_DIGEST_SIZE, sha256);
+
+	fd = openat(dirfd, file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot create %s/%s: %m", dir, file);
+	r = write_all(fd, text, len);
+	if (r >= 0)
+		r = write_all(fd, "\n", 1);
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, file, 0);
+		return log_error_errno(r, "cannot write %s/%s: %m", dir, file);
 	}
 	return 0;
 }

@@ -36,7 +36,7 @@
 #define EXIT_OK			0
 #define EXIT_FAILED		1	/* the operation failed; the message says why */
 #define EXIT_USAGE		2	/* bad or missing arguments */
-#define EXIT_DAMAGED		3	/* verify found a damaged or missing image */
+#define EXIT_DAMAGED		3	/* verify found a damaged or missing file */
 #define EXIT_DENIED		4	/* polkit refused the operation (the D-Bus glue's
 					 * AccessDenied, never a local errno) */
 #define EXIT_UNAVAILABLE	5	/* blksnapd cannot be reached */
@@ -116,7 +116,7 @@ const char help_text[] =
 "  0    success\n"
 "  1    the operation failed (I/O error, no space, bad manifest...): the message says why\n"
 "  2    bad or missing arguments\n"
-"  3    verify found a damaged or missing image\n"
+"  3    verify found a damaged or missing image or extents file\n"
 "  4    not authorized (polkit)\n"
 "  5    blksnapd cannot be reached\n"
 "  130  interrupted by SIGINT or SIGTERM; a backup's partial image was removed\n"

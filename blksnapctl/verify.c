@@ -73,7 +73,7 @@ static int check_image(const char *path, const struct chain_backup *b)
 	return problems;
 }
 
-static int check_extents(const char *path, const struct chain_backup *b)
+static int check_extents(const char *path, const struct chain_extent *v, size_t n)
 {
 	_cleanup_(nbd_handle_closep) struct nbd_handle *h = NULL;
 	_cleanup_(freep) uint8_t *buf = malloc(READ_MAX);
@@ -84,8 +84,8 @@ static int check_extents(const char *path, const struct chain_backup *b)
 	r = nbd_image_open_ro(path, &h);
 	if (r < 0)
 		return 1;
-	for (size_t i = 0; i < b->n_extents; i++) {
-		const struct chain_extent *x = &b->extents[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct chain_extent *x = &v[i];
 		struct sha256_ctx sha;
 		uint8_t sum[SHA256_LEN];
 		bool nonzero = false;
@@ -149,7 +149,13 @@ int verify_chain(const char *dir, const struct chain *c)
 			return r;
 		p += r;
 		if (r == 0) {
-			r = check_extents(path, b);
+			_cleanup_(freep) struct chain_extent *v = NULL;
+			size_t n;
+
+			r = chain_backup_extents(dir, b, &v, &n);
+			if (r == -ENOMEM)
+				return r;
+			r = r < 0 ? 1 : check_extents(path, v, n);	/* said why */
 			if (r < 0)
 				return r;
 			p += r;

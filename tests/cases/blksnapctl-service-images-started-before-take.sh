@@ -99,7 +99,7 @@ assert_eq "kind of backup 2 of $n2" incremental "$(jq -r '.backups[2].kind' "$B/
 assert_eq "images created while taken (the replacement)" "qemu-img create 0002.qcow2.partial: taken" \
 	"$(grep '^qemu-img create' "$shim/log" | grep -v ': created$')"
 for n in "$n1" "$n2"; do
-	assert_eq "files of $B/$n" "0000.qcow2 0001.qcow2 0002.qcow2 chain.json" \
+	assert_eq "files of $B/$n" "0000.extents 0000.qcow2 0001.extents 0001.qcow2 0002.extents 0002.qcow2 chain.json" \
 		"$(ls "$B/$n" | tr '\n' ' ' | sed 's/ $//')"
 	assert_chain_sound "$B/$n"
 done

@@ -83,15 +83,29 @@ expect 1 "has no backup 7: its backups are 0 to 0" restore "$chain@7" --to "$WOR
 expect 1 "is neither a block device nor a regular file" restore "$chain" --to "$WORK/empty"
 expect 1 "holds no backup chain" verify "$WORK/empty"
 assert_eq "manifest unchanged by the refused backups" "$before" "$(sum "$chain/chain.json")"
-assert_eq "files of the chain" "0000.qcow2 chain.json" "$(ls "$chain" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "files of the chain" "0000.extents 0000.qcow2 chain.json" "$(ls "$chain" | tr '\n' ' ' | sed 's/ $//')"
 
 step "damaged manifests are refused, not guessed at"
 echo '{ "format": "blksnapctl-chain", ' >"$WORK/two/a/chain.json"
 expect 1 "chain.json is not JSON" list "$WORK/two/a"
 jq '.version = 99' "$chain/chain.json" >"$WORK/two/a/chain.json"
-expect 1 "has version 99; this blksnapctl reads version 1" verify "$WORK/two/a"
-jq '.backups[0].extents[0][1] = 1' "$chain/chain.json" >"$WORK/two/a/chain.json"
+expect 1 "has version 99; this blksnapctl reads versions 1 to 2" verify "$WORK/two/a"
+# a version 1 manifest, its extents inline, with one of them cut short
+jq --slurpfile e "$chain/0000.extents" '.version = 1 | .backups[0] |=
+	(del(.extents_file, .extents_count, .extents_sha256) | .extents = $e[0].extents) |
+	.backups[0].extents[0][1] = 1' "$chain/chain.json" >"$WORK/two/a/chain.json"
 expect 1 "\"changed_bytes\" is 4194304, the extents hold" list "$WORK/two/a"
+jq '.backups[0].extents_file = "../0000.extents"' "$chain/chain.json" >"$WORK/two/a/chain.json"
+expect 1 "\"extents_file\" is not a file name of the chain's directory" list "$WORK/two/a"
+jq '.backups[0].extents_sha256 = "x"' "$chain/chain.json" >"$WORK/two/a/chain.json"
+expect 1 "\"extents_sha256\" is not a SHA-256 in hex" list "$WORK/two/a"
+
+step "a damaged or missing extents file: verify names it, the chain stays"
+cp -a "$chain" "$WORK/c3"
+printf '9' | dd of="$WORK/c3/0000.extents" bs=1 seek=100 conv=notrunc status=none
+expect 3 "0000.extents: DAMAGED: backup 0's list of extents has SHA-256 " verify "$WORK/c3"
+rm "$WORK/c3/0000.extents"
+expect 3 "0000.extents: DAMAGED: backup 0's list of extents cannot be opened: No such file" verify "$WORK/c3"
 jq '.backups[0].image = "../x"' "$chain/chain.json" >"$WORK/two/a/chain.json"
 expect 1 "an image name is not a file name of the chain's directory" restore "$WORK/two/a" --to "$WORK/r"
 jq '.backups[0].generation_id = "x"' "$chain/chain.json" >"$WORK/two/a/chain.json"

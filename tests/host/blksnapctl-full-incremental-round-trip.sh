@@ -63,8 +63,9 @@ kib=$(du -k "$WORK/latest" | cut -f1)
 echo "ok: the restored file is sparse ($kib KiB of 32 MiB)"
 
 step "the backups hold raw disk contents: only their owner may read them"
-assert_eq "modes" "700 700 600 600 600 600" \
-	"$(stat -c %a "$WORK/backups" "$chain" "$chain"/*.qcow2 "$chain/chain.json" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "modes" "700 700 600 600 600 600 600 600 600" \
+	"$(stat -c %a "$WORK/backups" "$chain" "$chain"/*.qcow2 "$chain"/*.extents "$chain/chain.json" |
+		tr '\n' ' ' | sed 's/ $//')"
 
 step "point 3: 300 scattered 4 KiB extents and one adjacent to the last (several share a buffer); incremental"
 ext=()
@@ -81,8 +82,9 @@ extents_file "$WORK/e3" "${ext[@]}"
 backup_image /dev/vdb "$dev" $GEN1 4 "$WORK/backups" "$WORK/e3"
 assert_restores "$chain" 3 "$WORK/p3"
 assert_restores "$chain" 2 "$WORK/p2"
-assert_eq "the manifest keeps each of the 301 extents apart" 301 \
-	"$(jq '.backups[3].extents | length' "$chain/chain.json")"
+assert_eq "the manifest counts each of the 301 extents apart" 301 \
+	"$(jq '.backups[3].extents_count' "$chain/chain.json")"
+assert_eq "its extents file holds them" 301 "$(jq '.extents | length' "$chain/0003.extents")"
 assert_eq "backup 3's changed bytes" $((301 * 4096)) \
 	"$(jq '.backups[3].changed_bytes' "$chain/chain.json")"
 

@@ -42,7 +42,7 @@ assert_match "message" "interrupted by SIGINT: the partial image was removed, th
 	"$(cat "$WORK/out")"
 
 step "nothing is left: no partial image, no qemu-nbd, the manifest unchanged"
-assert_eq "files of the chain" "0000.qcow2 chain.json" "$(ls "$chain" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "files of the chain" "0000.extents 0000.qcow2 chain.json" "$(ls "$chain" | tr '\n' ' ' | sed 's/ $//')"
 assert_eq "qemu-nbd processes on the chain" "" "$(pgrep -f "qemu-nbd.*$chain" || :)"
 assert_eq "manifest unchanged" "$before" "$(sum "$chain/chain.json")"
 assert_chain_sound "$chain"

@@ -32,7 +32,7 @@ assert_match "says the disk is full" "No space left on device" "$out"
 assert_match "says the chain is kept" "the partial image was removed, the chain in .* is as it was" "$out"
 
 step "the chain is as it was"
-assert_eq "files of the chain" "0000.qcow2 chain.json" "$(ls "$chain" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "files of the chain" "0000.extents 0000.qcow2 chain.json" "$(ls "$chain" | tr '\n' ' ' | sed 's/ $//')"
 assert_eq "manifest unchanged" "$before" "$(sum "$chain/chain.json")"
 assert_chain_sound "$chain"
 assert_restores "$chain" 0 "$WORK/p0"

@@ -90,7 +90,7 @@ assert_chain_sound() {
 assert_chain_kept() {
 	local chain=$1 want
 	assert_eq "the manifest of $chain" "$2" "$(cat "$chain/chain.json")"
-	want="$(jq -r '.backups[].image' <<<"$2" | sort | tr '\n' ' ')chain.json"
+	want="$(jq -r '.backups[] | .image, .extents_file // empty' <<<"$2" | sort | tr '\n' ' ')chain.json"
 	assert_eq "files of $chain" "$want" "$(ls "$chain" | tr '\n' ' ' | sed 's/ $//')"
 	assert_chain_sound "$chain"
 	assert_no_snapshot

@@ -559,16 +559,35 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* dirfd/file: text and a newline, synced; removed again on failure. */
+static int write_synced(int dirfd, const char *dir, const char *file, const char *text, size_t len)
+{
+	_cleanup_(closep) int fd = -1;
+	int r;
+
+	fd = openat(dirfd, file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return log_error_errno(-errno, "cannot create %s/%s: %m", dir, file);
+	r = write_all(fd, text, len);
+	if (r >= 0)
+		r = write_all(fd, "\n", 1);
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, file, 0);
+		return log_error_errno(r, "cannot write %s/%s: %m", dir, file);
+	}
+	return 0;
+}
+
 int chain_extents_write(int dirfd, const char *dir, const char *file, const char *image,
 			const struct chain_extent *v, size_t n, uint8_t sha256[SHA256_LEN])
 {
 	_cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
-	_cleanup_(closep) int fd = -1;
 	struct json_object *ext;
 	struct sha256_ctx sha;
 	const char *text;
 	size_t len;
-	int r;
 
 	if (!root)
 		return -ENOMEM;
@@ -587,27 +606,13 @@ int chain_extents_write(int dirfd, const char *dir, const char *file, const char
 	sha256_update(&sha, len, (const uint8_t *)text);
 	sha256_update(&sha, 1, (const uint8_t *)"\n");
 	sha256_digest(&sha, SHA256_DIGEST_SIZE, sha256);
-
-	fd = openat(dirfd, file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return log_error_errno(-errno, "cannot create %s/%s: %m", dir, file);
-	r = write_all(fd, text, len);
-	if (r >= 0)
-		r = write_all(fd, "\n", 1);
-	if (r >= 0 && fsync(fd) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlinkat(dirfd, file, 0);
-		return log_error_errno(r, "cannot write %s/%s: %m", dir, file);
-	}
-	return 0;
+	return write_synced(dirfd, dir, file, text, len);
 }
 
 static int chain_save(const struct chain *c, const struct chain_backup *extra,
 		      int dirfd, const char *dir)
 {
 	_cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
-	_cleanup_(closep) int fd = -1;
 	struct json_object *list;
 	const char *text;
 	int r;
@@ -636,18 +641,9 @@ static int chain_save(const struct chain *c, const struct chain_backup *extra,
 	if (!text)
 		return -ENOMEM;
 
-	fd = openat(dirfd, CHAIN_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return log_error_errno(-errno, "cannot create %s/%s: %m", dir, CHAIN_TMP);
-	r = write_all(fd, text, strlen(text));
-	if (r >= 0)
-		r = write_all(fd, "\n", 1);
-	if (r >= 0 && fsync(fd) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlinkat(dirfd, CHAIN_TMP, 0);
-		return log_error_errno(r, "cannot write %s/%s: %m", dir, CHAIN_TMP);
-	}
+	r = write_synced(dirfd, dir, CHAIN_TMP, text, strlen(text));
+	if (r < 0)
+		return r;
 	if (renameat(dirfd, CHAIN_TMP, dirfd, CHAIN_FILE) < 0) {
 		r = -errno;
 		unlinkat(dirfd, CHAIN_TMP, 0);

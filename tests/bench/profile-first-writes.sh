@@ -2,7 +2,9 @@
 # Profile, not a test: where first writes after a take spend their time.
 # Runs in the VM, with cache=none disks, e.g.
 #   tests/vm/run-vm --cache none --disk 300M --disk 300M -- \
-#	tests/bench/profile-first-writes.sh
+#	env PROFILE_TRACE=1 tests/bench/profile-first-writes.sh
+# (run-vm passes no other variable of the host's environment: set the
+# PROFILE_ ones with env inside the VM's command, as here)
 #   DISK1  the origin (prefilled)
 #   DISK2  the storage (prefilled)
 # PROFILE_RW/PROFILE_BS/PROFILE_DEPTH (default write 1M 16): the fio job,
@@ -11,7 +13,8 @@
 # module's counters.  With PROFILE_GRAPH=FUNCTION, the function_graph
 # tracer follows FUNCTION (PROFILE_GRAPH_DEPTH levels, default 3) during
 # the pass; with PROFILE_TRACE=1 it times the functions of the copy path
-# (one level).  Either leaves the trace in RESULTS/trace, summed up by
+# (one level); PROFILE_EVENTS="block:block_rq_issue block:block_rq_complete"
+# adds those trace events (alone, or to either tracer).  Either leaves the trace in RESULTS/trace, summed up by
 # tests/bench/trace-durations.py.  (perf sampling gets next to no samples
 # under TCG: no PMU, and the cpu-clock timer barely fires.)
 . "$BLKSNAP_SRC/tests/lib/common.sh"
@@ -33,9 +36,11 @@ disk() { # DEV -> "IO_TICKS_MS TIME_IN_QUEUE_MS READS WRITES"
 	awk -v d="${1#/dev/}" '$3 == d { print $13, $14, $4, $8 }' /proc/diskstats
 }
 trace_start() {
+	local on=
 	if [ -n "${PROFILE_GRAPH:-}" ]; then
 		echo "$PROFILE_GRAPH" >$T/set_graph_function
 		echo "${PROFILE_GRAPH_DEPTH:-3}" >$T/max_graph_depth
+		on=graph
 	elif [ -n "${PROFILE_TRACE:-}" ]; then
 		for f in diff_io_bdev_submit diff_area_copy_work diff_copy_work \
 			diff_area_pending_work diff_area_submit_bio tracker_io_submit \
@@ -44,19 +49,27 @@ trace_start() {
 			echo "$f" >>$T/set_ftrace_filter 2>/dev/null || note "cannot trace $f"
 		done
 		echo 1 >$T/max_graph_depth
-	else
-		return 0
+		on=graph
 	fi
-	echo function_graph >$T/current_tracer
-	echo funcgraph-abstime >$T/trace_options
+	for e in ${PROFILE_EVENTS:-}; do
+		echo "$e" >>$T/set_event || note "cannot enable event $e"
+		on=${on:-events}
+	done
+	[ -n "$on" ] || return 0
+	tracing=1
+	if [ "$on" = graph ]; then
+		echo function_graph >$T/current_tracer
+		echo funcgraph-abstime >$T/trace_options
+	fi
 	echo 16384 >$T/buffer_size_kb
 	echo >$T/trace
 }
 trace_stop() {
-	[ "$(cat $T/current_tracer)" != nop ] || return 0
+	[ -n "${tracing:-}" ] || return 0
 	echo 0 >$T/tracing_on
 	cp $T/trace "$RESULTS/trace"
 	echo nop >$T/current_tracer
+	echo >$T/set_event
 	echo 1 >$T/tracing_on
 	note "trace in RESULTS/trace"
 }

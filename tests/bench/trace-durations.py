@@ -20,7 +20,8 @@ def main():
             m = LINE.match(line)
             if not m:
                 continue
-            rest = m.group(2)
+            # a module's functions are named "function [module]()"
+            rest = re.sub(r' \[\w+\]\(', '(', m.group(2))
             if rest.startswith('}'):
                 name = re.search(r'/\* (\S+)', rest)
             else:

@@ -8,26 +8,41 @@ import collections
 import re
 import sys
 
-LINE = re.compile(r'\s*[\d.]+ \|\s+\d+\)\s+[!+#*@$]?\s*([\d.]+) us\s+\|\s+(.*)$')
+# "TIME | CPU) [flag] [DURATION us] | TEXT"
+LINE = re.compile(r'\s*[\d.]+ \|\s+(\d+)\)\s+(?:[!+#*@$]\s+)?(?:([\d.]+) us\s+)?\|\s+(.*)$')
 
 
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     durations = collections.defaultdict(list)
+    open_calls = collections.defaultdict(list)  # per CPU: functions entered
     with open(sys.argv[1], encoding='utf-8', errors='replace') as trace:
         for line in trace:
             m = LINE.match(line)
             if not m:
                 continue
+            cpu, took = m.group(1), m.group(2)
             # a module's functions are named "function [module]()"
-            rest = re.sub(r' \[\w+\]\(', '(', m.group(2))
+            rest = re.sub(r' \[\w+\]\(', '(', m.group(3))
+            name = None
             if rest.startswith('}'):
-                name = re.search(r'/\* (\S+)', rest)
+                # the function closed is named in a comment with the
+                # funcgraph-tail option, else it is the last one entered
+                tail = re.search(r'/\* (\S+)', rest)
+                stack = open_calls[cpu]
+                entered = stack.pop() if stack else None
+                name = tail.group(1) if tail else entered
+            elif rest.endswith('{'):
+                entered = re.match(r'(\S+)\(\)', rest)
+                if entered:
+                    open_calls[cpu].append(entered.group(1))
+                continue
             else:
-                name = re.match(r'(\S+)\(\);', rest)
-            if name:
-                durations[name.group(1)].append(float(m.group(1)))
+                leaf = re.match(r'(\S+)\(\);', rest)
+                name = leaf.group(1) if leaf else None
+            if name and took:
+                durations[name].append(float(took))
     for name, d in sorted(durations.items(), key=lambda x: -sum(x[1])):
         d.sort()
         print(f'{name:32} {len(d):7} calls  mean {sum(d) / len(d):9.1f} us'

@@ -14,8 +14,9 @@
 # tracer follows FUNCTION (PROFILE_GRAPH_DEPTH levels, default 3) during
 # the pass; with PROFILE_TRACE=1 it times the functions of the copy path
 # (one level); PROFILE_EVENTS="block:block_rq_issue block:block_rq_complete"
-# adds those trace events (alone, or to either tracer).  Either leaves the trace in RESULTS/trace, summed up by
-# tests/bench/trace-durations.py.  (perf sampling gets next to no samples
+# adds those trace events (alone, or to either tracer); PROFILE_BUFFER_KB
+# (default 16384) is the trace buffer per CPU.  Each leaves the trace in
+# RESULTS/trace, summed up by tests/bench/trace-durations.py.  (perf sampling gets next to no samples
 # under TCG: no PMU, and the cpu-clock timer barely fires.)
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
@@ -61,7 +62,7 @@ trace_start() {
 		echo function_graph >$T/current_tracer
 		echo funcgraph-abstime >$T/trace_options
 	fi
-	echo 16384 >$T/buffer_size_kb
+	echo "${PROFILE_BUFFER_KB:-16384}" >$T/buffer_size_kb
 	echo >$T/trace
 }
 trace_stop() {

@@ -994,9 +994,13 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 	 * Considered here, the copies it needs begin without a trip through
 	 * the pending worker: when the submitter may sleep, copies may run
 	 * (the take has drained the writes before the switch) and no
-	 * earlier write waits to be considered (they stay in order).
+	 * earlier write waits to be considered (they stay in order).  Only
+	 * for a write of at least a chunk: a smaller one costs its submitter
+	 * a whole chunk's copy to begin, and small random writers are bound
+	 * by their own CPU; the worker begins theirs on another.
 	 */
-	here = may_sleep && da->open && bio_list_empty(&da->pending);
+	here = may_sleep && da->open && bio_list_empty(&da->pending) &&
+	       bio_sectors(bio) >= (1U << da->chunk_shift);
 	if (!here) {
 		bio_list_add(&da->pending, bio);
 		__diff_area_kick(da);

@@ -49,6 +49,9 @@ static DEFINE_XARRAY(tracked_parts);
  *	each until @clone completes; unused slots are NULL
  * @stage: the slot of @states whose copy-on-write it went through last,
  *	-1 before the first; only the task that has the write changes it
+ * @disk: the disk of the device it was held for; @clone seen again on
+ *	another disk is a new write of that disk's device (see
+ *	tracker_bio_is_own())
  * @clone: what goes to the device (a clone from tracker_bioset); its
  *	remainder after a split is @clone itself, so it never comes back
  *	through the filter as someone else's write
@@ -57,6 +60,7 @@ struct tracker_io {
 	struct bio *orig;
 	struct tracker_state *states[TRACKER_IO_STATES];
 	int stage;
+	struct gendisk *disk;
 	struct bio clone;
 };
 
@@ -511,11 +515,22 @@ static void tracker_io_end(struct bio *clone)
  * The module's own bios (its copies and image I/O, the clones of tracked
  * writes) and the remainders of their splits, which are the same bios: all
  * end in this module.  A caller's address would tell only the first entry.
+ * A clone comes back on the disk it was held for when it is the remainder
+ * of a split there; on another disk, a stacked driver has sent it on to a
+ * member as it was (md does, on 6.1, for an array without I/O statistics):
+ * that is a new write of the member, to mark and copy for it.
  */
 static bool tracker_bio_is_own(struct bio *bio)
 {
-	return bio->bi_end_io &&
-	       within_module((unsigned long)bio->bi_end_io, THIS_MODULE);
+	struct tracker_io *io;
+
+	if (!bio->bi_end_io ||
+	    !within_module((unsigned long)bio->bi_end_io, THIS_MODULE))
+		return false;
+	if (bio->bi_end_io != tracker_io_end)
+		return true;
+	io = container_of(bio, struct tracker_io, clone);
+	return io->disk == bio->bi_bdev->bd_disk;
 }
 
 /* Take a reference on the state of a tracker; RCU read lock held. */
@@ -684,6 +699,7 @@ static bool tracker_hold(struct bio *bio, struct tracker_state **states,
 	}
 	io = container_of(clone, struct tracker_io, clone);
 	io->orig = bio;
+	io->disk = bio->bi_bdev->bd_disk;
 	memset(io->states, 0, sizeof(io->states));
 	memcpy(io->states, states, n * sizeof(*states));
 	io->stage = -1;

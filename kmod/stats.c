@@ -21,6 +21,7 @@ static const char * const blksnap_counter_names[BLKSNAP_COUNTER_NR] = {
 	[BLKSNAP_COUNTER_NOWAIT_REFUSED] = "nowait_refused",
 	[BLKSNAP_COUNTER_CHUNKS_COPIED] = "chunks_copied",
 	[BLKSNAP_COUNTER_DISCARDS_KEPT] = "discards_kept",
+	[BLKSNAP_COUNTER_WRITES_HELD_BY_CLONE] = "writes_held_by_clone",
 };
 
 static const char * const blksnap_stat_names[BLKSNAP_STAT_NR] = {

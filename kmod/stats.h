@@ -45,6 +45,8 @@ enum blksnap_stat {
  * @BLKSNAP_COUNTER_CHUNKS_COPIED: chunks copied to difference storage
  * @BLKSNAP_COUNTER_DISCARDS_KEPT: discards of chunks not copied, ended
  *	without going down (the original keeps the data)
+ * @BLKSNAP_COUNTER_WRITES_HELD_BY_CLONE: tracked writes held by a clone,
+ *	no tracker_io being at hand without waiting
  * @BLKSNAP_COUNTER_NR: number of counters
  *
  * Exposed in debugfs (blksnap/counters); they only grow.
@@ -54,6 +56,7 @@ enum blksnap_counter {
 	BLKSNAP_COUNTER_NOWAIT_REFUSED,
 	BLKSNAP_COUNTER_CHUNKS_COPIED,
 	BLKSNAP_COUNTER_DISCARDS_KEPT,
+	BLKSNAP_COUNTER_WRITES_HELD_BY_CLONE,
 	BLKSNAP_COUNTER_NR,
 };
 

@@ -44,55 +44,89 @@ static DEFINE_XARRAY(tracked_parts);
 
 /**
  * struct tracker_io - a write of a tracked device, on its way
- * @orig: the write as submitted; it ends when @clone does
  * @states: the states it passed the filter under, a reference held on
- *	each until @clone completes; unused slots are NULL
+ *	each until it completes; unused slots are NULL
  * @stage: the slot of @states whose copy-on-write it went through last,
  *	-1 before the first; only the task that has the write changes it
- * @disk: the disk of the device it was held for; @clone seen again on
+ * @disk: the disk of the device it was held for; the write seen again on
  *	another disk is a new write of that disk's device (see
  *	tracker_bio_is_own())
- * @clone: what goes to the device (a clone from tracker_bioset); its
- *	remainder after a split is @clone itself, so it never comes back
- *	through the filter as someone else's write
+ * @end_io: held in place, the write's own end_io, given back when it ends;
+ *	held by a clone, NULL
+ * @private: held in place, the write's own bi_private; held by a clone,
+ *	the write (it ends when @clone does)
+ * @clone: held by a clone, what goes to the device instead of the write;
+ *	not there in an object of tracker_io_cache
+ *
+ * What goes to the device (the write held in place, or @clone) has this
+ * module's end_io and the tracker_io as bi_private; its remainder after a
+ * split is the same bio, so it never comes back through the filter as
+ * someone else's write.
  */
 struct tracker_io {
-	struct bio *orig;
 	struct tracker_state *states[TRACKER_IO_STATES];
 	int stage;
 	struct gendisk *disk;
+	bio_end_io_t *end_io;
+	void *private;
 	struct bio clone;
 };
 
 /*
- * The clones of the tracked writes (their end_io is this module's) and the
- * pieces of a write split at a partition's start.  One submission may take
- * several of them while the clones it submitted wait on current->bio_list:
- * the rescuer sends those on when the pool runs dry.
+ * Writes are held in place (their end_io and bi_private taken over, as
+ * device mapper's dm_hook_bio() does) with a tracker_io from this cache,
+ * allocated without waiting: no bio to set up, clone and free per write.
+ * When that fails, a clone from tracker_bioset holds the write: its pool
+ * and rescuer guarantee progress where a submission that waits for memory
+ * holds earlier writes on current->bio_list.
+ */
+static struct kmem_cache *tracker_io_cache;
+
+static bool hold_in_place = true;
+module_param(hold_in_place, bool, 0644);
+MODULE_PARM_DESC(hold_in_place,
+		 "Hold tracked writes in place, taking over their end_io, rather than by a clone of each (default Y)");
+
+/*
+ * The clones of the tracked writes held by a clone, and the pieces of a
+ * write split at a partition's start.  One submission may take several of
+ * them while the clones it submitted wait on current->bio_list: the rescuer
+ * sends those on when the pool runs dry.
  */
 static struct bio_set tracker_bioset;
 
 /**
- * tracker_init() - create the bio set of the tracked writes
+ * tracker_init() - create the cache and the bio set of the tracked writes
  *
  * Context: module init, may sleep.
  * Return: 0 or -ENOMEM.
  */
 int tracker_init(void)
 {
-	return bioset_init(&tracker_bioset, BIO_POOL_SIZE,
-			   offsetof(struct tracker_io, clone),
-			   BIOSET_NEED_RESCUER);
+	int ret;
+
+	tracker_io_cache = kmem_cache_create("blksnap_tracker_io",
+					     offsetof(struct tracker_io, clone),
+					     0, 0, NULL);
+	if (!tracker_io_cache)
+		return -ENOMEM;
+	ret = bioset_init(&tracker_bioset, BIO_POOL_SIZE,
+			  offsetof(struct tracker_io, clone),
+			  BIOSET_NEED_RESCUER);
+	if (ret)
+		kmem_cache_destroy(tracker_io_cache);
+	return ret;
 }
 
 /**
- * tracker_exit() - free the bio set; no tracker is left
+ * tracker_exit() - free the cache and the bio set; no tracker is left
  *
  * Context: module exit, may sleep.
  */
 void tracker_exit(void)
 {
 	bioset_exit(&tracker_bioset);
+	kmem_cache_destroy(tracker_io_cache);
 }
 
 static void tracker_state_release(struct percpu_ref *ref)
@@ -493,12 +527,39 @@ static bool tracker_bio_changes_data(struct bio *bio)
 	}
 }
 
-static void tracker_io_end(struct bio *clone)
+static void tracker_io_put_states(struct tracker_state **states)
 {
-	struct tracker_io *io = container_of(clone, struct tracker_io, clone);
-	struct tracker_state *states[TRACKER_IO_STATES];
-	struct bio *orig = io->orig;
 	unsigned int i;
+
+	for (i = 0; i < TRACKER_IO_STATES; i++)
+		if (states[i])
+			percpu_ref_put(&states[i]->inflight);
+}
+
+/*
+ * A write held in place ends: its end_io and bi_private back, and it ends
+ * again, for its submitter (bio_endio() is made for that: a chained
+ * write's count reached zero the first time and is not looked at again).
+ */
+static void tracker_io_end(struct bio *bio)
+{
+	struct tracker_io *io = bio->bi_private;
+	struct tracker_state *states[TRACKER_IO_STATES];
+
+	memcpy(states, io->states, sizeof(states));
+	bio->bi_end_io = io->end_io;
+	bio->bi_private = io->private;
+	kmem_cache_free(tracker_io_cache, io);
+	bio_endio(bio);
+	tracker_io_put_states(states);
+}
+
+/* A write held by a clone ends when its clone does. */
+static void tracker_clone_end(struct bio *clone)
+{
+	struct tracker_io *io = clone->bi_private;
+	struct tracker_state *states[TRACKER_IO_STATES];
+	struct bio *orig = io->private;
 
 	memcpy(states, io->states, sizeof(states));
 	/* The first error wins, as for chained bios: @orig may have pieces. */
@@ -506,17 +567,15 @@ static void tracker_io_end(struct bio *clone)
 		orig->bi_status = clone->bi_status;
 	bio_put(clone);
 	bio_endio(orig);
-	for (i = 0; i < TRACKER_IO_STATES; i++)
-		if (states[i])
-			percpu_ref_put(&states[i]->inflight);
+	tracker_io_put_states(states);
 }
 
 /*
- * The module's own bios (its copies and image I/O, the clones of tracked
- * writes) and the remainders of their splits, which are the same bios: all
- * end in this module.  A caller's address would tell only the first entry.
- * A clone comes back on the disk it was held for when it is the remainder
- * of a split there; on another disk, a stacked driver has sent it on to a
+ * The module's own bios (its copies and image I/O, the held writes) and
+ * the remainders of their splits, which are the same bios: all end in this
+ * module.  A caller's address would tell only the first entry.  A held
+ * write comes back on the disk it was held for when it is the remainder of
+ * a split there; on another disk, a stacked driver has sent it on to a
  * member as it was (md does, on 6.1, for an array without I/O statistics):
  * that is a new write of the member, to mark and copy for it.
  */
@@ -527,9 +586,10 @@ static bool tracker_bio_is_own(struct bio *bio)
 	if (!bio->bi_end_io ||
 	    !within_module((unsigned long)bio->bi_end_io, THIS_MODULE))
 		return false;
-	if (bio->bi_end_io != tracker_io_end)
+	if (bio->bi_end_io != tracker_io_end &&
+	    bio->bi_end_io != tracker_clone_end)
 		return true;
-	io = container_of(bio, struct tracker_io, clone);
+	io = bio->bi_private;
 	return io->disk == bio->bi_bdev->bd_disk;
 }
 
@@ -650,8 +710,9 @@ static void tracker_mark_parts(struct block_device *disk, sector_t sector,
 
 /**
  * tracker_io_submit() - send a tracked write on to its device
- * @clone: the clone of a tracked write (every write diff_area_submit_bio()
- *	sees is one), which the copy-on-write of its current stage lets pass
+ * @bio: a held write, in place or as its clone (every write
+ *	diff_area_submit_bio() sees is one), which the copy-on-write of its
+ *	current stage lets pass
  *
  * A write through a whole disk across two partitions, each in a
  * snapshot, goes through the copy-on-write of each in turn.
@@ -659,57 +720,73 @@ static void tracker_mark_parts(struct block_device *disk, sector_t sector,
  * Context: bio submission path or the copy workqueue; see
  * diff_area_submit_bio().
  */
-void tracker_io_submit(struct bio *clone)
+void tracker_io_submit(struct bio *bio)
 {
-	struct tracker_io *io = container_of(clone, struct tracker_io, clone);
+	struct tracker_io *io = bio->bi_private;
 	struct tracker_state *state;
 
 	while (++io->stage < TRACKER_IO_STATES) {
 		state = io->states[io->stage];
-		if (state && state->da && diff_area_submit_bio(state->da, clone))
+		if (state && state->da && diff_area_submit_bio(state->da, bio))
 			return;
 	}
-	submit_bio_noacct(clone);
+	submit_bio_noacct(bio);
 }
 
 /*
- * Hold the states @states[0..@n) until @bio completes: send it on as a
- * clone.  Returns true if @bio was taken over (its clone submitted, or
- * ended for REQ_NOWAIT), false if the caller submits it unheld.
+ * Hold the states @states[0..@n) until @bio completes: send it on in
+ * place, or as a clone when no tracker_io is at hand at once.  Returns
+ * true if @bio was taken over (submitted, or ended for REQ_NOWAIT), false
+ * if the caller submits it unheld.
  */
 static bool tracker_hold(struct bio *bio, struct tracker_state **states,
 			 unsigned int n, gfp_t gfp)
 {
 	struct tracker_io *io;
-	struct bio *clone;
+	struct bio *held, *clone;
 	unsigned int i;
 
-	clone = bio_alloc_clone(bio->bi_bdev, bio, gfp, &tracker_bioset);
-	if (!clone) {
-		for (i = 0; i < n; i++)
-			percpu_ref_put(&states[i]->inflight);
-		if (bio->bi_opf & REQ_NOWAIT) {
-			bio_wouldblock_error(bio);
-			return true;
-		}
-		/* Out of memory outside a task: marked, not held, not copied. */
-		pr_err_ratelimited("no memory to hold a write of %pg\n",
-				   bio->bi_bdev);
-		return false;
+	io = NULL;
+	if (likely(READ_ONCE(hold_in_place)))
+		io = kmem_cache_alloc(tracker_io_cache,
+				      GFP_NOWAIT | __GFP_NOWARN);
+	if (likely(io)) {
+		io->end_io = bio->bi_end_io;
+		io->private = bio->bi_private;
+		held = bio;
+		held->bi_end_io = tracker_io_end;
+	} else {
+		clone = bio_alloc_clone(bio->bi_bdev, bio, gfp, &tracker_bioset);
+		if (!clone)
+			goto no_memory;
+		blksnap_count(BLKSNAP_COUNTER_WRITES_HELD_BY_CLONE);
+		io = container_of(clone, struct tracker_io, clone);
+		io->end_io = NULL;
+		io->private = bio;
+		held = clone;
+		held->bi_end_io = tracker_clone_end;
 	}
-	io = container_of(clone, struct tracker_io, clone);
-	io->orig = bio;
+	held->bi_private = io;
 	io->disk = bio->bi_bdev->bd_disk;
 	memset(io->states, 0, sizeof(io->states));
 	memcpy(io->states, states, n * sizeof(*states));
 	io->stage = -1;
-	clone->bi_end_io = tracker_io_end;
-	clone->bi_private = NULL;
-	/* Polling would look for the original's cookie, which is never set. */
-	clone->bi_opf &= ~REQ_POLLED;
+	/* Polling would look for a cookie, which a deferred write has not. */
+	held->bi_opf &= ~REQ_POLLED;
 
-	tracker_io_submit(clone);
+	tracker_io_submit(held);
 	return true;
+
+no_memory:
+	for (i = 0; i < n; i++)
+		percpu_ref_put(&states[i]->inflight);
+	if (bio->bi_opf & REQ_NOWAIT) {
+		bio_wouldblock_error(bio);
+		return true;
+	}
+	/* Out of memory outside a task: marked, not held, not copied. */
+	pr_err_ratelimited("no memory to hold a write of %pg\n", bio->bi_bdev);
+	return false;
 }
 
 /**

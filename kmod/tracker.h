@@ -80,7 +80,7 @@ sector_t tracker_bio_sector(struct bio *bio);
 int tracker_attach(dev_t dev, u32 block_size, struct cbt_map_info *info);
 int tracker_detach(dev_t dev);
 bool tracker_submit_bio(struct bio *bio);
-void tracker_io_submit(struct bio *clone);
+void tracker_io_submit(struct bio *bio);
 
 /**
  * tracker_any() - whether any device is tracked

@@ -16,7 +16,8 @@
 # seconds (default 3).  Memory per copied chunk is measured on two brd RAM
 # disks with 4 KiB chunks (65536 copies of one sequential pass: dm-snapshot
 # merges the exceptions of consecutive chunks), CBT bytes on a 1 TiB
-# dm-zero.  First random 4 KiB writes land almost all in chunks not yet
+# dm-zero, the tracker's CPU per write on a null_blk device (no disk time,
+# so none of the host's noise).  First random 4 KiB writes land almost all in chunks not yet
 # copied (about 4096 chunks, a few thousand writes).
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
@@ -155,6 +156,20 @@ tracker_only() {
 	record tracker blksnap "$(ratio "$(cut -f1 <<<"$r")" $(((before + after) / 2)))"
 }
 
+# The same on a null_blk device, where a write costs no disk time: the
+# ratio is the CPU the tracker adds to each write, without the host's noise.
+tracker_cpu() {
+	local before after r
+	before=$(fio_bw "$NULLB" randwrite 4k 16 "$SIZE" timed)
+	nl attach "$NULLB" >/dev/null
+	r=$(fio_bw "$NULLB" randwrite 4k 16 "$SIZE" timed)
+	nl detach "$NULLB"
+	after=$(fio_bw "$NULLB" randwrite 4k 16 "$SIZE" timed)
+	echo "nullb-randwrite 4k 16 $before" >>"$OUT/raw-figures"
+	record nullb blksnap "$(ratio "$(cut -f1 <<<"$r")" \
+		$((($(cut -f1 <<<"$before") + $(cut -f1 <<<"$after")) / 2)))"
+}
+
 image_read() {
 	local base r
 	base=$(raw read 1M 16)
@@ -182,6 +197,8 @@ done
 modprobe dm-snapshot
 modprobe dm-delay
 modprobe dm-zero
+modprobe null_blk nr_devices=1 gb=1 bs=4096 queue_mode=2 irqmode=0
+NULLB=/dev/nullb0
 dmsetup create bench-slow --table "0 $(sectors "$STORE") delay $STORE 0 0 $STORE 0 20"
 SLOW=/dev/$(dmsetup info -c --noheadings -o blkdevname bench-slow)
 load_module
@@ -195,6 +212,7 @@ for round in $(seq "$ROUNDS"); do
 	step "round $round of $ROUNDS"
 	measure_raw
 	tracker_only
+	tracker_cpu
 	first_writes seq "$STORE" write 1M 16
 	first_writes same "$SAME" write 1M 16
 	first_writes rand "$STORE" randwrite 4k 16
@@ -353,6 +371,7 @@ echo
 echo "| workload | raw | blksnap | dm-snapshot | target | blksnap |"
 echo "|---|---|---|---|---|---|"
 row tracker "tracker only, rand 4k writes" "randwrite 4k 16" 0.97
+row nullb "same, on null_blk (the tracker's CPU per write)" "nullb-randwrite 4k 16" 0.97
 row seq "first seq 1M writes after the take" "write 1M 16" 0.45
 row same "same, storage on the same disk" "write 1M 16" 0.30
 row rewrite "rewrites (rand 4k) of the chunks copied" "randwrite 4k 16" 0.95

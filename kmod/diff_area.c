@@ -338,11 +338,14 @@ static int diff_area_stored(struct diff_area *da, unsigned long index,
 				   diff_area_chunk_sectors(da, index), region);
 }
 
-/* Consider the pending bios, once copies may run.  pending_lock held. */
+/*
+ * Consider the pending bios and begin the copies asked ahead, once copies
+ * may run.  pending_lock held.
+ */
 static void __diff_area_kick(struct diff_area *da)
 {
 	lockdep_assert_held(&da->pending_lock);
-	if (!da->open || bio_list_empty(&da->pending))
+	if (!da->open || (bio_list_empty(&da->pending) && !da->nr_ahead))
 		return;
 	diff_area_get(da);
 	if (!queue_work(da->snapshot->cow_wq, &da->pending_work))
@@ -808,6 +811,52 @@ static void __diff_area_start_copy(struct diff_area *da, struct chunk *chunk)
 }
 
 /*
+ * Begin the copies of every chunk of [@first, @last] not copied or being
+ * copied yet, consecutive ones together (one read, writes to contiguous
+ * storage), the runs in parallel: each marked CHUNK_COPYING, its run kept
+ * in @starts or queued.  Called and returns with the xa_lock held (which
+ * it may drop to allocate).  Return: 0, or the errno of a chunk that could
+ * not be had (the runs before it begun all the same).
+ */
+static int __diff_area_start_copies(struct diff_area *da, unsigned long first,
+				    unsigned long last,
+				    struct diff_area_starts *starts)
+{
+	unsigned int batch_max = diff_area_batch_max(da);
+	struct chunk *chunk, *leader = NULL;
+	unsigned long index;
+
+	for (index = first; index <= last; index++) {
+		chunk = NULL;
+		if (!diff_area_copied(da, index))
+			chunk = __diff_area_chunk(da, index);
+		if (IS_ERR(chunk)) {
+			if (leader)
+				__diff_area_add_start(da, starts, leader);
+			return PTR_ERR(chunk);
+		}
+		if (!chunk || chunk->state != CHUNK_NEW) {
+			if (leader)
+				__diff_area_add_start(da, starts, leader);
+			leader = NULL;
+			continue;
+		}
+		chunk->state = CHUNK_COPYING;
+		if (leader && leader->batch < batch_max) {
+			leader->batch++;
+			continue;
+		}
+		if (leader)
+			__diff_area_add_start(da, starts, leader);
+		leader = chunk;
+		leader->batch = 1;
+	}
+	if (leader)
+		__diff_area_add_start(da, starts, leader);
+	return 0;
+}
+
+/*
  * Consider one deferred write: submit it if every chunk it touches is
  * copied (or the snapshot is corrupted), else start the copies it needs
  * and park it on the first chunk that is not settled.  With @here, the
@@ -821,49 +870,21 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio,
 			       bool here)
 {
 	struct diff_area_starts starts = { .here = here };
-	unsigned int batch_max = diff_area_batch_max(da);
-	struct chunk *chunk, *leader = NULL;
 	unsigned long index, first, last;
+	struct chunk *chunk;
+	int ret;
 
 	if (!diff_area_needs_copy(da, bio, &first, &last))
 		goto submit;
 
 	xa_lock_irq(&da->chunks);
-	/*
-	 * Start the copy of every chunk the write needs, consecutive ones
-	 * together (one read, writes to contiguous storage), the runs in
-	 * parallel.
-	 */
-	for (index = first; index <= last; index++) {
-		chunk = NULL;
-		if (!diff_area_copied(da, index))
-			chunk = __diff_area_chunk(da, index);
-		if (IS_ERR(chunk)) {
-			if (leader)
-				__diff_area_add_start(da, &starts, leader);
-			xa_unlock_irq(&da->chunks);
-			diff_area_run_starts(da, &starts);
-			snapshot_set_error(da->snapshot, da, PTR_ERR(chunk));
-			goto submit;
-		}
-		if (!chunk || chunk->state != CHUNK_NEW) {
-			if (leader)
-				__diff_area_add_start(da, &starts, leader);
-			leader = NULL;
-			continue;
-		}
-		chunk->state = CHUNK_COPYING;
-		if (leader && leader->batch < batch_max) {
-			leader->batch++;
-			continue;
-		}
-		if (leader)
-			__diff_area_add_start(da, &starts, leader);
-		leader = chunk;
-		leader->batch = 1;
+	ret = __diff_area_start_copies(da, first, last, &starts);
+	if (ret) {
+		xa_unlock_irq(&da->chunks);
+		diff_area_run_starts(da, &starts);
+		snapshot_set_error(da->snapshot, da, ret);
+		goto submit;
 	}
-	if (leader)
-		__diff_area_add_start(da, &starts, leader);
 	/* Wait on the first that is not settled (the lock was not dropped). */
 	for (index = first; index <= last; index++) {
 		chunk = xa_load(&da->chunks, index);
@@ -890,10 +911,58 @@ submit:
 	tracker_io_submit(bio);
 }
 
+/*
+ * Begin the copies of the chunks [@first, @last] of a refused REQ_NOWAIT
+ * write, no write waiting on them.  The pending work.
+ */
+static void diff_area_copy_ahead(struct diff_area *da, unsigned long first,
+				 unsigned long last)
+{
+	struct diff_area_starts starts = { .here = true };
+	int ret;
+
+	if (diff_area_passes(da))
+		return;
+	last = min(last, da->chunk_count - 1);
+	xa_lock_irq(&da->chunks);
+	ret = __diff_area_start_copies(da, first, last, &starts);
+	xa_unlock_irq(&da->chunks);
+	diff_area_run_starts(da, &starts);
+	if (ret)
+		snapshot_set_error(da->snapshot, da, ret);
+}
+
+/*
+ * A REQ_NOWAIT write that needs the copies of [@first, @last] is refused:
+ * ask the pending work to begin them, so that it passes when sent again
+ * instead of being refused for ever.  Any context.
+ */
+static void diff_area_ask_ahead(struct diff_area *da, unsigned long first,
+				unsigned long last)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	spin_lock_irqsave(&da->pending_lock, flags);
+	for (i = 0; i < da->nr_ahead; i++)
+		if (da->ahead[i][0] <= first && last <= da->ahead[i][1])
+			goto out;
+	if (da->nr_ahead < DIFF_AREA_AHEAD_MAX) {
+		da->ahead[da->nr_ahead][0] = first;
+		da->ahead[da->nr_ahead][1] = last;
+		da->nr_ahead++;
+	}
+	__diff_area_kick(da);
+out:
+	spin_unlock_irqrestore(&da->pending_lock, flags);
+}
+
 static void diff_area_pending_work(struct work_struct *work)
 {
 	struct diff_area *da = container_of(work, struct diff_area,
 					    pending_work);
+	unsigned long ahead[DIFF_AREA_AHEAD_MAX][2];
+	unsigned int i, nr_ahead;
 	struct blk_plug plug;
 	struct bio_list bios;
 	unsigned long flags;
@@ -902,7 +971,13 @@ static void diff_area_pending_work(struct work_struct *work)
 	spin_lock_irqsave(&da->pending_lock, flags);
 	bios = da->pending;
 	bio_list_init(&da->pending);
+	nr_ahead = da->nr_ahead;
+	memcpy(ahead, da->ahead, nr_ahead * sizeof(ahead[0]));
+	da->nr_ahead = 0;
 	spin_unlock_irqrestore(&da->pending_lock, flags);
+
+	for (i = 0; i < nr_ahead; i++)
+		diff_area_copy_ahead(da, ahead[i][0], ahead[i][1]);
 
 	/* The writes released together go down together. */
 	blk_start_plug(&plug);
@@ -975,6 +1050,7 @@ bool diff_area_submit_bio(struct diff_area *da, struct bio *bio)
 	}
 	if (bio->bi_opf & REQ_NOWAIT) {
 		blksnap_count(BLKSNAP_COUNTER_NOWAIT_REFUSED);
+		diff_area_ask_ahead(da, first, last);
 		bio_wouldblock_error(bio);
 		return true;
 	}

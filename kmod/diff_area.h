@@ -83,8 +83,13 @@ struct chunk {
  *	chunks' state.
  * @wq: woken on every chunk state change, when the pending count falls,
  *	and when a copy ends
- * @pending_lock: protects @pending and @open
+ * @pending_lock: protects @pending, @ahead, @nr_ahead and @open
  * @pending: bios of the original to (re)consider, in arrival order
+ * @ahead: chunk ranges [first, last] of REQ_NOWAIT writes refused with
+ *	-EAGAIN, whose copies the pending work begins, so that the write
+ *	passes when it is sent again (a polled write always has REQ_NOWAIT)
+ * @nr_ahead: ranges in @ahead; a range that does not fit is dropped (the
+ *	write, sent again, asks again)
  * @open: copies may run (the take has drained the writes from before it);
  *	until then deferred bios only gather in @pending
  * @stopped: the snapshot is being destroyed: every write passes, no copy
@@ -95,6 +100,8 @@ struct chunk {
  * @free_work: frees the diff area once the last reference is gone
  * @error: errno that corrupted the snapshot, 0 before; read with READ_ONCE
  */
+#define DIFF_AREA_AHEAD_MAX	16
+
 struct diff_area {
 	struct kref kref;
 	struct snapshot *snapshot;
@@ -106,8 +113,10 @@ struct diff_area {
 	unsigned long **copied;
 	struct xarray chunks;
 	wait_queue_head_t wq;
-	spinlock_t pending_lock; /* protects @pending */
+	spinlock_t pending_lock; /* protects @pending, @ahead, @open */
 	struct bio_list pending;
+	unsigned long ahead[DIFF_AREA_AHEAD_MAX][2];
+	unsigned int nr_ahead;
 	bool open;
 	bool stopped;
 	atomic_t pending_count;

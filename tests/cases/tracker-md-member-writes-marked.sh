@@ -46,9 +46,7 @@ round() {
 	assert_eq "the member's map" "10+1=1" "$(changed_blocks "$member")"
 
 	step "arrange: a snapshot of the member alone (the array tracked)"
-	id=$(snap_field snapshot "$(nl snapshot-create "$member" --chunk-size 65536)")
-	nl snapshot-append "$id" "$store:0+$(sectors "$store")" >/dev/null
-	img=$(snap_image "$member" "$(nl snapshot-take "$id")")
+	read -r id img <<<"$(snap_take_alone "$member" "$store")"
 	before=$(device_sum "$member")
 	step "act: 1 MiB written through md0 at 4 MiB"
 	dd if=/dev/urandom of=/dev/md0 bs=1M seek=4 count=1 oflag=direct status=none

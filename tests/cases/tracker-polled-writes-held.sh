@@ -39,9 +39,7 @@ step "assert: exactly those 1024 blocks are marked"
 assert_eq "changed blocks" "256+1024=1" "$(changed_blocks "$dev")"
 
 step "arrange: a snapshot of it, storage on $store"
-id=$(snap_field snapshot "$(nl snapshot-create "$dev" --chunk-size 65536)")
-nl snapshot-append "$id" "$store:0+$(sectors "$store")" >/dev/null
-img=$(snap_image "$dev" "$(nl snapshot-take "$id")")
+read -r id img <<<"$(snap_take_alone "$dev" "$store")"
 before=$(sum64 "$dev")
 copied=$(counter chunks_copied) refused=$(counter nowait_refused)
 step "act: random polled writes over its first 16 MiB"

@@ -153,6 +153,15 @@ snap_image() {
 	echo "/dev/$name"
 }
 
+# snap_take_alone DEV STORE -> "ID IMAGE": a snapshot of DEV alone, 64 KiB
+# chunks, all of block device STORE as its storage, taken
+snap_take_alone() {
+	local id
+	id=$(snap_field snapshot "$(nl snapshot-create "$1" --chunk-size 65536)")
+	nl snapshot-append "$id" "$2:0+$(sectors "$2")" >/dev/null
+	echo "$id $(snap_image "$1" "$(nl snapshot-take "$id")")"
+}
+
 # snap_state ID -> "STATE error=N" of the snapshot now
 snap_state() {
 	local info

@@ -29,7 +29,9 @@ manifest=$(cat "$B/$name/chain.json")
 
 step "act: backup --full; once its image is being written, 48 MiB of the device are overwritten"
 ctl_bg "$BACKUP_USER" /tmp/backup.log backup "$dev" --full --to "$B" --storage-pool "$pool"
-wait_partial "$B/$name"
+# The image is created before the take: past 1 MiB, copying has begun,
+# so the snapshot is taken and the overwrite goes through copy-on-write.
+wait_partial "$B/$name" +1M
 # from the end backwards from the reader, which starts at 0
 dd if=/dev/urandom of="$dev" bs=1M seek=16 count=48 oflag=direct conv=notrunc status=none
 rc=0

@@ -923,7 +923,6 @@ static void diff_area_copy_ahead(struct diff_area *da, unsigned long first,
 
 	if (diff_area_passes(da))
 		return;
-	last = min(last, da->chunk_count - 1);
 	xa_lock_irq(&da->chunks);
 	ret = __diff_area_start_copies(da, first, last, &starts);
 	xa_unlock_irq(&da->chunks);

@@ -113,7 +113,7 @@ struct diff_area {
 	unsigned long **copied;
 	struct xarray chunks;
 	wait_queue_head_t wq;
-	spinlock_t pending_lock; /* protects @pending, @ahead, @open */
+	spinlock_t pending_lock; /* see above: what it protects */
 	struct bio_list pending;
 	unsigned long ahead[DIFF_AREA_AHEAD_MAX][2];
 	unsigned int nr_ahead;

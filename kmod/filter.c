@@ -52,10 +52,13 @@ static struct ftrace_ops filter_ops = {
 	/*
 	 * PERMANENT: while the hook is registered, "sysctl
 	 * kernel.ftrace_enabled=0" is refused (EBUSY) instead of silently
-	 * unhooking the filter and losing changes.
+	 * unhooking the filter and losing changes.  No RECURSION: nothing
+	 * the handler does leads back to submit_bio_noacct(), so it cannot
+	 * re-enter itself, and without the flag the trampoline calls it
+	 * directly instead of through ftrace_ops_assist_func() and its
+	 * recursion lock, on every bio of every device.
 	 */
-	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_RECURSION |
-		 FTRACE_OPS_FL_PERMANENT
+	.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT
 #ifndef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
 		 | FTRACE_OPS_FL_SAVE_REGS
 #endif

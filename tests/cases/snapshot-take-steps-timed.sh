@@ -11,7 +11,7 @@
 
 TAKE=/sys/kernel/debug/blksnap/take
 STEPS="prepare bdev_freeze switch drain cbt_freeze thaw images"
-ROUNDS=7
+ROUNDS=3
 origs=("$DISK1" "$DISK2" "$DISK3" "$DISK4")
 storage=$DISK5
 writers=

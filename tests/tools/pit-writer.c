@@ -1031,8 +1031,8 @@ static int cmd_apply(int argc, char **argv)
 		if (selected && index * bsize >= s.blocks * PIT_BLOCK_SIZE)
 			return log_error(-ERANGE, "map block %" PRIu64 " is past the end of %s",
 					 index, argv[7]);
-		if (selected && run_len && run_len + bsize <= IO_SIZE &&
-		    run_off + run_len == index * bsize) {
+		/* a run ends at the first block not selected: it is contiguous */
+		if (selected && run_len && run_len + bsize <= IO_SIZE) {
 			run_len += bsize;
 		} else {
 			if (run_len) {

@@ -62,6 +62,6 @@ assert_chain_sound "$B/$name"
 step "assert: every point restores the device as it was at its take"
 for n in 0 1 2 3; do
 	"$CTL" restore "$B/$name@$n" --to /tmp/r.img >/dev/null
-	assert_eq "restored backup $n" "$(cat /tmp/sum.$n)" "$(sha256sum </tmp/r.img | cut -d' ' -f1)"
+	assert_eq "restored backup $n" "$(cat /tmp/sum.$n)" "$(md5sum </tmp/r.img | cut -d' ' -f1)"
 	rm /tmp/r.img
 done

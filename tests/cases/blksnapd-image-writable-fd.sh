@@ -37,8 +37,8 @@ dd if=/dev/urandom of=/tmp/pattern bs=4k count=3 status=none
 client image-write "$snap" "$dev_obj" $((258 * 4096)) /tmp/pattern
 
 step "assert: the image reads them, the original is untouched, the live map marks them"
-assert_eq "image data" "$(sha256sum </tmp/pattern)" \
-	"$(dd if="$img" bs=4k skip=258 count=3 iflag=direct status=none | sha256sum)"
+assert_eq "image data" "$(md5sum </tmp/pattern)" \
+	"$(dd if="$img" bs=4k skip=258 count=3 iflag=direct status=none | md5sum)"
 assert_eq "original" "$orig_sum" "$(device_sum "$orig")"
 assert_eq "live map" "258+3=2" "$(changed_blocks "$orig")"
 

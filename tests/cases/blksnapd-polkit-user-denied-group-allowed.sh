@@ -97,7 +97,7 @@ img=$(snap_image "$orig" "$(nl snapshot-list)")
 assert_eq "GetImages as $u" "([(objectpath '$dev_obj', '$img', '$gen', uint64 1)],)" \
 	"$(gcall "$u" "$snap" Snapshot.GetImages "{}")"
 out=$(as_user "$u" /usr/bin/python3 "$BLKSNAP_SRC/tests/lib/blksnapd_client.py" image-sum "$snap" "$dev_obj")
-assert_eq "OpenImage as $u" "size=$(( $(sectors "$orig") * 512 )) sha256=$sum access=ro" "$out"
+assert_eq "OpenImage as $u" "size=$(( $(sectors "$orig") * 512 )) md5=$sum access=ro" "$out"
 out=$(as_user "$u" /usr/bin/python3 "$BLKSNAP_SRC/tests/lib/blksnapd_client.py" extents "$snap" "$dev_obj" "$gen" 0)
 assert_eq "GetChangedExtents as $u" "seals=0xf
 196608+131072" "$out"

@@ -35,8 +35,8 @@ copied=$(counter chunks_copied)
 dd if=/dev/urandom of="$big" bs=64k seek=$(((1 << 30) - 16)) count=1 \
 	oflag=direct status=none
 assert_eq "chunks copied" 1 $(($(counter chunks_copied) - copied))
-assert_eq "the image there" "$(head -c 65536 /dev/zero | sha256sum)" \
-	"$(dd if="$img" bs=64k skip=$(((1 << 30) - 16)) count=1 iflag=direct status=none | sha256sum)"
+assert_eq "the image there" "$(head -c 65536 /dev/zero | md5sum)" \
+	"$(dd if="$img" bs=64k skip=$(((1 << 30) - 16)) count=1 iflag=direct status=none | md5sum)"
 assert_eq "state" "taken error=0" "$(snap_state "$id")"
 
 nl snapshot-destroy "$id"

@@ -32,7 +32,7 @@ id=$(snap_field snapshot "$(nl snapshot-create "$DISK1" --chunk-size 4096)")
 nl snapshot-append "$id" "$DISK2:0+$(sectors "$DISK2")" >/dev/null
 nl snapshot-take "$id" >/dev/null
 img=$(snap_image "$DISK1" "$(nl snapshot-get "$id")")
-image_sum=$(sha256sum < "$img")
+image_sum=$(md5sum < "$img")
 
 step "arrange: warm up the copy path on the first 16 MiB"
 dd if=/dev/zero of="$DISK1" bs=1M count=16 oflag=direct status=none
@@ -50,7 +50,7 @@ echo "slab before $before after $after: $copied chunks copied, $per_chunk bytes 
 step "assert: every chunk copied once, at most 16 bytes of slab each"
 assert_eq "chunks copied" "$chunks" "$copied"
 [ "$per_chunk" -le 16 ] || fail "$per_chunk bytes of slab per copied chunk (limit 16)"
-assert_eq "image as at the take" "$image_sum" "$(sha256sum < "$img")"
+assert_eq "image as at the take" "$image_sum" "$(md5sum < "$img")"
 
 nl snapshot-destroy "$id"
 nl detach "$DISK1"

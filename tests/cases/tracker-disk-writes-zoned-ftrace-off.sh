@@ -38,13 +38,13 @@ step "arrange: a taken snapshot of the partition"
 id=$(snap_field snapshot "$(nl snapshot-create "$part")")
 nl snapshot-append "$id" "$DISK2:0+$(sectors "$DISK2")" >/dev/null
 img=$(snap_image "$part" "$(nl snapshot-take "$id")")
-before=$(sha256sum <"$img")
+before=$(md5sum <"$img")
 copied=$(counter chunks_copied)
 step "act: 64 KiB written through the whole disk at 8 MiB of the partition"
 dd if=/dev/zero of="$disk" bs=64k seek=$(((17 + 8) * 16)) count=1 oflag=direct status=none
 step "assert: its chunk was copied; the image did not change"
 assert_eq "chunks copied" 1 $(($(counter chunks_copied) - copied))
-assert_eq "the image" "$before" "$(sha256sum <"$img")"
+assert_eq "the image" "$before" "$(md5sum <"$img")"
 assert_match "marked with the next snap number" "^2048\+16=2$" "$(changed_blocks "$part")"
 nl snapshot-destroy "$id"
 
@@ -58,7 +58,7 @@ for i in 0 1; do
 	ids+=("$(snap_field snapshot "$(nl snapshot-create "$p")")")
 	nl snapshot-append "${ids[i]}" "$DISK2:$((i * half))+$half" >/dev/null
 	imgs+=("$(snap_image "$p" "$(nl snapshot-take "${ids[i]}")")")
-	sums+=("$(sha256sum <"${imgs[i]}")")
+	sums+=("$(md5sum <"${imgs[i]}")")
 done
 copied=$(counter chunks_copied)
 step "act: 128 KiB through the whole disk across the two partitions"
@@ -66,7 +66,7 @@ dd if=/dev/zero of="$disk" bs=64k seek=$((17 * 16 - 1)) count=2 oflag=direct sta
 step "assert: the last chunk of one and the first of the other were copied"
 assert_eq "chunks copied" 2 $(($(counter chunks_copied) - copied))
 for i in 0 1; do
-	assert_eq "image $i" "${sums[i]}" "$(sha256sum <"${imgs[i]}")"
+	assert_eq "image $i" "${sums[i]}" "$(md5sum <"${imgs[i]}")"
 	nl snapshot-destroy "${ids[i]}"
 done
 nl detach "$p1"

@@ -116,7 +116,7 @@ rt_check_point() {
 		fs_sums /tmp/r >"$RT/restored.$n.$fs"
 		umount /tmp/r
 		cmp -s "$RT/sums.$n.$fs" "$RT/restored.$n.$fs" ||
-			why="its files differ from take $n's: $(diff "$RT/sums.$n.$fs" "$RT/restored.$n.$fs" | grep -c '^[<>]') lines of sha256sum differ"
+			why="its files differ from take $n's: $(diff "$RT/sums.$n.$fs" "$RT/restored.$n.$fs" | grep -c '^[<>]') lines of md5sum differ"
 		if [ "$fs" = ext4 ]; then
 			e2fsck -fn "$to" >/dev/null 2>&1 || why="${why:+$why; }e2fsck -fn: exit status $?"
 		else

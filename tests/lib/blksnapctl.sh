@@ -168,7 +168,7 @@ assert_no_snapshot() {
 	assert_eq "snapshots of the service" "[]" "$("$CTL" status --json | jq -c .snapshots)"
 }
 
-# fs_sums DIR: sha256 of every regular file under DIR, sorted by name
+# fs_sums DIR: MD5 of every regular file under DIR, sorted by name
 fs_sums() {
-	(cd "$1" && find . -type f ! -path './lost+found/*' -print0 | sort -z | xargs -0r sha256sum)
+	(cd "$1" && find . -type f ! -path './lost+found/*' -print0 | sort -z | xargs -0r md5sum)
 }

@@ -3,7 +3,7 @@
 do (pass and receive file descriptors, stay connected as a bound caller).
 
   blksnapd_client.py image-sum SNAPSHOT DEVICE [writable]
-      OpenImage; print "size=N sha256=HEX access=ro|rw" of the whole fd
+      OpenImage; print "size=N md5=HEX access=ro|rw" of the whole fd
   blksnapd_client.py image-write SNAPSHOT DEVICE OFFSET FILE
       OpenImage with writable=true; write FILE's bytes at OFFSET, fsync
   blksnapd_client.py extents SNAPSHOT DEVICE GENERATION SNAP_NUMBER
@@ -49,7 +49,7 @@ def image_sum(bus, snapshot, device, writable=None):
         opts["writable"] = dbus.Boolean(True)
     fd = iface(bus, snapshot, "Snapshot").OpenImage(dbus.ObjectPath(device), opts).take()
     flags = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
-    h = hashlib.sha256()
+    h = hashlib.md5()
     size = 0
     with os.fdopen(fd, "rb", buffering=0) as f:
         while True:
@@ -59,7 +59,7 @@ def image_sum(bus, snapshot, device, writable=None):
             h.update(b)
             size += len(b)
     access = {os.O_RDONLY: "ro", os.O_RDWR: "rw", os.O_WRONLY: "wo"}[flags]
-    print(f"size={size} sha256={h.hexdigest()} access={access}")
+    print(f"size={size} md5={h.hexdigest()} access={access}")
 
 
 def image_write(bus, snapshot, device, offset, path):

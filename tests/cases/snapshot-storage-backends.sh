@@ -1,5 +1,5 @@
 #!/bin/bash
-# disks: 256M 256M
+# disks: 128M 128M
 # timeout: 900
 #
 # Every kind of difference storage holds a snapshot of a mounted, written
@@ -17,7 +17,7 @@ mkdir -p /tmp/fs /tmp/other
 step "arrange: a mounted ext4 on $orig holding data, tracked"
 mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 "$orig"
 mount "$orig" /tmp/fs
-dd if=/dev/urandom of=/tmp/fs/data bs=1M count=32 status=none
+dd if=/dev/urandom of=/tmp/fs/data bs=1M count=16 status=none
 sync
 nl attach "$orig" >/dev/null
 
@@ -42,8 +42,8 @@ overwrite_checks() {
 	before=$(device_sum "$img" "$@")
 	used0=$(snap_field storage_used "$(nl snapshot-get "$id")")
 
-	dd if=/dev/urandom of=/tmp/fs/data bs=1M count=32 conv=notrunc,fsync status=none
-	dd if=/dev/urandom of=/tmp/fs/new-$RANDOM bs=1M count=8 conv=fsync status=none
+	dd if=/dev/urandom of=/tmp/fs/data bs=1M count=16 conv=notrunc,fsync status=none
+	dd if=/dev/urandom of=/tmp/fs/new-$RANDOM bs=1M count=4 conv=fsync status=none
 	sync
 
 	after=$(device_sum "$img" "$@")
@@ -56,7 +56,7 @@ overwrite_checks() {
 }
 
 step "(a) storage in the preallocated extents of a file on the snapshotted ext4"
-fallocate -l 96M /tmp/fs/.blksnap-storage
+fallocate -l 48M /tmp/fs/.blksnap-storage
 sync
 extents=$(file_extents /tmp/fs/.blksnap-storage | sort -n)
 [ -n "$extents" ] || fail "no extents for the storage file"
@@ -68,7 +68,7 @@ while read -r start count; do
 done <<<"$extents"
 total=0
 for ((i = 1; i < ${#skip[@]}; i += 2)); do total=$((total + skip[i])); done
-assert_eq "sectors of the extents" $((96 * 2048)) "$total"
+assert_eq "sectors of the extents" $((48 * 2048)) "$total"
 snapshot_with "${ranges[@]}"
 assert_eq "storage_total" "$total" "$(snap_field storage_total "$(nl snapshot-get "$id")")"
 overwrite_checks "${skip[@]}"
@@ -76,23 +76,23 @@ nl snapshot-destroy "$id"
 rm /tmp/fs/.blksnap-storage
 
 step "(b) storage on another device"
-snapshot_with "$other:2048+262144"
+snapshot_with "$other:2048+131072"
 overwrite_checks
 nl snapshot-destroy "$id"
 
 step "(c) the file backend: an O_TMPFILE on tmpfs"
-snapshot_with --tmpfile /dev/shm 262144
+snapshot_with --tmpfile /dev/shm 131072
 overwrite_checks
 nl snapshot-destroy "$id"
 
 step "(c) the file backend: a regular file on another ext4"
 mkfs.ext4 -q -F -b 4096 "$other"
 mount "$other" /tmp/other
-snapshot_with --file /tmp/other/diff-storage 262144
+snapshot_with --file /tmp/other/diff-storage 131072
 overwrite_checks
 size=$(stat -c %s /tmp/other/diff-storage)
 [ "$size" -gt 0 ] || fail "the module did not grow the storage file"
-[ "$size" -le $((262144 * 512)) ] || fail "the storage file grew past its limit: $size bytes"
+[ "$size" -le $((131072 * 512)) ] || fail "the storage file grew past its limit: $size bytes"
 echo "ok: the storage file grew to $size bytes"
 nl snapshot-destroy "$id"
 umount /tmp/other

@@ -26,8 +26,15 @@ stop_writers() {
 }
 trap stop_writers EXIT
 
-step_ns() { # NAME REPORT -> nanoseconds of step NAME
-	printf '%s\n' "$2" | awk -v k="$1" '$1 == k { print $2 }'
+# parse_report REPORT: ns[NAME] = nanoseconds of step NAME, in bash alone:
+# with four fio writers on two vCPUs, every process started costs a second.
+declare -A ns
+parse_report() {
+	local name value
+	ns=()
+	while read -r name value; do
+		ns[$name]=$value
+	done <<<"$1"
 }
 
 load_module
@@ -52,12 +59,13 @@ for r in $(seq "$ROUNDS"); do
 	echo
 
 	step "assert: every step timed; their sum at most the total"
-	total=$(step_ns total "$report")
-	assert_match "total" '^[1-9][0-9]*$' "$total"
+	parse_report "$report"
+	total=${ns[total]:-}
+	[[ $total =~ ^[1-9][0-9]*$ ]] || fail "total: '$total' in: $report"
 	sum=0
 	for s in $STEPS; do
-		v=$(step_ns "$s" "$report")
-		assert_match "step $s" '^[0-9]+$' "$v"
+		v=${ns[$s]:-}
+		[[ $v =~ ^[0-9]+$ ]] || fail "step $s: '$v' in: $report"
 		sum=$((sum + v))
 		echo "$s $v" >>"/tmp/steps.$s"
 	done

@@ -13,9 +13,10 @@ modprobe loop
 
 step "arrange: $n snapshots, each of a tracked loop device"
 ids=()
+# One backing file for all: nothing is written to the loop devices.
+truncate -s 8M /tmp/dev.img
 for i in $(seq "$n"); do
-	truncate -s 8M "/tmp/dev$i.img"
-	dev=$(losetup -f --show "/tmp/dev$i.img")
+	dev=$(losetup -f --show /tmp/dev.img)
 	nl attach "$dev" >/dev/null
 	ids+=("$(snap_field snapshot "$(nl snapshot-create "$dev")")")
 done

@@ -32,7 +32,7 @@ nl attach "$xfs" >/dev/null
 
 step "arrange: fio keeps the ext4 busy through the take"
 fio --name=busy --directory=/tmp/ext4 --rw=randwrite --bs=4k --size=16M \
-	--time_based --runtime=60 --ioengine=psync --fsync=32 \
+	--time_based --runtime=25 --ioengine=psync --fsync=32 \
 	--output=/tmp/busy.out &
 busy=$!
 sleep 5

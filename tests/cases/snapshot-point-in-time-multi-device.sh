@@ -73,11 +73,11 @@ assert_eq "storage_total" "$(sectors "$storage")" "$(snap_field storage_total "$
 
 step "act: take it while four threads write random blocks of all three"
 start_writer /tmp/take.log
-sleep 5
+sleep 2
 t0=$(pit now)
 taken=$(nl snapshot-take "$id")
 t1=$(pit now)
-sleep 10
+sleep 3
 stop_writer_ok /tmp/take.log
 echo "take: $(((t1 - t0) / 1000)) us"
 assert_eq "state after take" "taken error=0" "$(snap_state "$id")"
@@ -117,7 +117,7 @@ step "assert: the images do not change while the originals are overwritten"
 hashes=$(pit hash "${images[@]}")
 echo "$hashes"
 start_writer /tmp/again.log
-sleep 5
+sleep 2
 # Read every image block while copy-on-write races with the reads.
 rc=0
 again=$(pit verify --log /tmp/take.log --t0 "$t0" --t1 "$t1" "${pairs[@]}") || rc=$?

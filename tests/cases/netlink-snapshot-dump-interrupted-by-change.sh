@@ -15,7 +15,7 @@ step "arrange: $n snapshots, each of a tracked loop device"
 ids=()
 # One backing file for all: nothing is written to the loop devices.
 truncate -s 8M /tmp/dev.img
-for i in $(seq "$n"); do
+for _ in $(seq "$n"); do
 	dev=$(losetup -f --show /tmp/dev.img)
 	nl attach "$dev" >/dev/null
 	ids+=("$(snap_field snapshot "$(nl snapshot-create "$dev")")")

@@ -386,9 +386,12 @@ void diff_area_open(struct diff_area *da)
 }
 
 /*
- * After a change of a chunk's state or readers.  A copied chunk with no
- * image reader of the original left is settled: writes pass from now on,
- * the waiting ones go back to be considered, and the struct gives way to
+ * After a change of a chunk's state or readers.  Once a chunk is read for
+ * its copy and no image reader of the original is left, the waiting
+ * writes go back to be considered: its data is in the copy's buffer, so
+ * the original may change while the storage is written.  A copied chunk
+ * with no image reader left is settled: writes pass from now on without
+ * a look at the chunk, and the struct gives way to
  * the chunk's place in the storage (an xarray value, so that a copied
  * chunk costs its slot in the xarray and nothing more until destroy).  A
  * new chunk that nothing uses any more is dropped; a failed one stays.
@@ -406,7 +409,7 @@ static void __diff_area_chunk_update(struct diff_area *da,
 		return;
 	bio_list_merge(release, &chunk->waiting);
 	bio_list_init(&chunk->waiting);
-	if (chunk->state == CHUNK_FAILED)
+	if (chunk->state == CHUNK_STORING || chunk->state == CHUNK_FAILED)
 		return;
 	if (chunk->state == CHUNK_COPIED) {
 		set_bit(index % DIFF_AREA_BITS_PER_PAGE,
@@ -456,7 +459,8 @@ size_t diff_area_batch_bytes(unsigned int chunk_size)
 /**
  * struct diff_copy - the copy of a run of chunks, in flight
  * @da: the diff area (a reference is held)
- * @chunks: the chunks, in CHUNK_COPYING; never freed while they are
+ * @chunks: the chunks, in CHUNK_COPYING, then CHUNK_STORING step by
+ *	step; never freed while they are
  * @n: how many
  * @pos: the first chunk of the current step
  * @step: chunks per step: all of them with a buffer for the run, one at
@@ -474,10 +478,12 @@ size_t diff_area_batch_bytes(unsigned int chunk_size)
  * A step reads its chunks from the original (bios sent from the copy
  * workqueue), then, once the last read ends, writes them to the storage
  * in the fewest pieces its contiguity allows (sent from the snapshot's
- * copy I/O workqueue; a storage file is written there synchronously);
- * the last write's end starts the next step, or ends the copy.  No worker
- * waits for the disks, so that as many copies run as writes need, and
- * both disks stay busy.
+ * copy I/O workqueue; a storage file is written there synchronously) and
+ * lets the writes waiting for its chunks go to the original beside the
+ * storage write (see diff_copy_stored_soon()); the last write's end
+ * starts the next step, or ends the copy.  No worker waits for the
+ * disks, so that as many copies run as writes need, and both disks stay
+ * busy.
  */
 struct diff_copy {
 	struct diff_area *da;
@@ -607,9 +613,42 @@ static void diff_copy_read(struct diff_copy *copy)
 }
 
 /*
+ * The step's @m chunks from @copy->pos are in the buffer and their storage
+ * writes sent: the original's writes waiting for them go down now, beside
+ * the storage writes, instead of after them.  Nothing reads these chunks
+ * on the original again: image reads wait for the store (CHUNK_STORING),
+ * and a failed store corrupts the snapshot, never the original.  The
+ * snapshot does not survive a reboot, so the storage write need not be
+ * durable before the original changes either.  On the copy I/O
+ * workqueue, while the copy holds its own count of @copy->bios (the step
+ * cannot end meanwhile).
+ */
+static void diff_copy_stored_soon(struct diff_copy *copy, unsigned int m)
+{
+	struct bio_list release = BIO_EMPTY_LIST;
+	struct diff_area *da = copy->da;
+	struct blk_plug plug;
+	struct bio *bio;
+	unsigned int i;
+
+	xa_lock_irq(&da->chunks);
+	for (i = copy->pos; i < copy->pos + m; i++) {
+		copy->chunks[i]->state = CHUNK_STORING;
+		__diff_area_chunk_update(da, copy->chunks[i], &release);
+	}
+	xa_unlock_irq(&da->chunks);
+
+	blk_start_plug(&plug);
+	while ((bio = bio_list_pop(&release)))
+		diff_area_consider(da, bio, false);
+	blk_finish_plug(&plug);
+}
+
+/*
  * The step's chunks are in the buffer: write them to the storage, in as
- * few pieces as its contiguity allows, and set each chunk's region.  On
- * the copy I/O workqueue, in a NOIO scope.
+ * few pieces as its contiguity allows, set each chunk's region, and let
+ * the writes waiting for them go.  On the copy I/O workqueue, in a NOIO
+ * scope.
  */
 static void diff_copy_write(struct diff_copy *copy)
 {
@@ -653,6 +692,8 @@ static void diff_copy_write(struct diff_copy *copy)
 	}
 	blk_finish_plug(&plug);
 	diff_copy_set_error(copy, ret);
+	if (!ret)
+		diff_copy_stored_soon(copy, i - copy->pos);
 	diff_copy_put_bio(copy);
 }
 
@@ -858,8 +899,8 @@ static int __diff_area_start_copies(struct diff_area *da, unsigned long first,
 
 /*
  * Consider one deferred write: submit it if every chunk it touches is
- * copied (or the snapshot is corrupted), else start the copies it needs
- * and park it on the first chunk that is not settled.  With @here, the
+ * copied or read for its copy (or the snapshot is corrupted), else start
+ * the copies it needs and park it on the first chunk still being read.  With @here, the
  * first few copies begin in this context when they get a slot (the
  * submitter's, or the pending worker's: neither inside a submission nor
  * on the copy I/O workqueue, whose work ends the copies that hold the
@@ -885,7 +926,10 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio,
 		snapshot_set_error(da->snapshot, da, ret);
 		goto submit;
 	}
-	/* Wait on the first that is not settled (the lock was not dropped). */
+	/*
+	 * Wait on the first being read for its copy or by the image; no
+	 * chunk of the range is new once its copy has begun.
+	 */
 	for (index = first; index <= last; index++) {
 		chunk = xa_load(&da->chunks, index);
 		if (chunk && !xa_is_value(chunk) &&
@@ -897,11 +941,9 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio,
 			return;
 		}
 	}
-	/* Everything copied (or failed) in the meantime: look again. */
+	/* Every chunk read for its copy (or failed) in the meantime. */
 	xa_unlock_irq(&da->chunks);
 	diff_area_run_starts(da, &starts);
-	diff_area_requeue(da, &(struct bio_list){ .head = bio, .tail = bio });
-	return;
 
 submit:
 	blksnap_stat_sub(BLKSNAP_STAT_DEFERRED_BIOS, 1);
@@ -1179,6 +1221,35 @@ static void diff_area_copy_bio(struct bio *bio, struct bvec_iter *iter,
 	}
 }
 
+/*
+ * Whether a chunk is being written to the storage, copy-on-write going on.
+ * Process context.
+ */
+static bool diff_area_storing(struct diff_area *da, unsigned long index)
+{
+	struct chunk *chunk;
+	bool storing;
+
+	if (diff_area_passes(da))
+		return false;
+	xa_lock_irq(&da->chunks);
+	chunk = xa_load(&da->chunks, index);
+	storing = chunk && !xa_is_value(chunk) &&
+		  chunk->state == CHUNK_STORING;
+	xa_unlock_irq(&da->chunks);
+	return storing;
+}
+
+/*
+ * Wait until a chunk being stored is copied, its place in the storage
+ * readable.  Return: 0, or -EIO once copy-on-write is over.
+ */
+static int diff_area_wait_stored(struct diff_area *da, unsigned long index)
+{
+	wait_event(da->wq, !diff_area_storing(da, index));
+	return diff_area_passes(da) ? -EIO : 0;
+}
+
 /* Read part of a chunk as it was at the take. */
 static int diff_area_image_read(struct diff_area *da, unsigned long index,
 				sector_t offset, sector_t count, void *buf)
@@ -1189,6 +1260,7 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 	void *entry;
 	int ret;
 
+again:
 	xa_lock_irq(&da->chunks);
 	entry = xa_load(&da->chunks, index);
 	chunk = xa_is_value(entry) ? NULL : __diff_area_chunk(da, index);
@@ -1208,6 +1280,14 @@ static int diff_area_image_read(struct diff_area *da, unsigned long index,
 		region = chunk->region;
 		xa_unlock_irq(&da->chunks);
 		return diff_region_io(&region, REQ_OP_READ, buf, offset, count);
+	}
+	if (chunk->state == CHUNK_STORING) {
+		/* The original may have changed: read the storage, once written. */
+		xa_unlock_irq(&da->chunks);
+		ret = diff_area_wait_stored(da, index);
+		if (ret)
+			return ret;
+		goto again;
 	}
 	/* On the original: its writes wait until this read is done. */
 	chunk->readers++;
@@ -1235,7 +1315,9 @@ static bool diff_area_copy_done(struct diff_area *da, unsigned long index)
 		return true;
 	xa_lock_irq(&da->chunks);
 	chunk = xa_load(&da->chunks, index);
-	done = !chunk || xa_is_value(chunk) || chunk->state != CHUNK_COPYING;
+	done = !chunk || xa_is_value(chunk) ||
+	       (chunk->state != CHUNK_COPYING &&
+		chunk->state != CHUNK_STORING);
 	xa_unlock_irq(&da->chunks);
 	return done;
 }
@@ -1344,10 +1426,12 @@ int diff_area_image_io(struct diff_area *da, struct bio *bio, void *buf)
 /*
  * Where the image reads one chunk: the chunk's first sector on the device
  * @map is sent to (@map->to, ->bdev, ->sector; ->count left alone).  A
- * chunk on the original (never copied, or being copied: its writes wait
- * either way) gets a reader, which the caller drops.  Called and returns
- * with the xa_lock held (interrupts off); may drop it to allocate.
- * Return: 0, -EIO for a chunk whose copy failed, or -ENOMEM.
+ * chunk on the original (never copied, or being read for its copy: its
+ * writes wait either way) gets a reader, which the caller drops.  Called
+ * and returns with the xa_lock held (interrupts off); may drop it to
+ * allocate.  Return: 0, -EAGAIN for a chunk being stored (the original
+ * may have changed, the storage is not written yet: wait, then map
+ * again), -EIO for a chunk whose copy failed, or -ENOMEM.
  */
 static int __diff_area_image_chunk(struct diff_area *da, unsigned long index,
 				   struct diff_area_map *map)
@@ -1363,6 +1447,8 @@ static int __diff_area_image_chunk(struct diff_area *da, unsigned long index,
 		return PTR_ERR(chunk);
 	if (chunk && chunk->state == CHUNK_FAILED)
 		return -EIO;
+	if (chunk && chunk->state == CHUNK_STORING)
+		return -EAGAIN;
 	if (chunk && chunk->state != CHUNK_COPIED) {
 		/* On the original: its writes wait until the read is done. */
 		chunk->readers++;
@@ -1428,7 +1514,8 @@ static void __diff_area_image_put_readers(struct diff_area *da,
  * them wait until the read is over: the caller must end every successful
  * map with diff_area_image_unmap() once the read is done.
  *
- * Context: process context, may sleep (GFP_NOIO allocations).
+ * Context: process context, may sleep (GFP_NOIO allocations, and until
+ * the first chunk, if it is being stored, is copied).
  * Return: 0; -EIO once the snapshot is corrupted or for a chunk whose copy
  * failed; -ENOMEM.
  */
@@ -1444,8 +1531,16 @@ int diff_area_image_map(struct diff_area *da, sector_t sector, sector_t end,
 	if (end > da->capacity || diff_area_passes(da))
 		return -EIO;
 	chunk_start = (sector_t)index << da->chunk_shift;
+again:
 	xa_lock_irq(&da->chunks);
 	ret = __diff_area_image_chunk(da, index, map);
+	if (ret == -EAGAIN) {
+		xa_unlock_irq(&da->chunks);
+		ret = diff_area_wait_stored(da, index);
+		if (ret)
+			return ret;
+		goto again;
+	}
 	if (ret)
 		goto out_unlock;
 	map->sector += sector - chunk_start;

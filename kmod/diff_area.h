@@ -20,7 +20,11 @@ struct cbt_map;
  * enum chunk_state - where the data of a chunk is
  * @CHUNK_NEW: on the original device, no copy started; the entry exists
  *	only while image reads of the original are in flight
- * @CHUNK_COPYING: being copied to the difference storage
+ * @CHUNK_COPYING: being read from the original for its copy: writes to
+ *	the original wait
+ * @CHUNK_STORING: read into the copy's buffer, being written to the
+ *	difference storage: writes to the original pass (once no image read
+ *	of the original is in flight), image reads wait for the store
  * @CHUNK_COPIED: in the difference storage, image reads of the original
  *	still in flight (once they are done, the chunk is settled: writes to
  *	the original pass and the struct gives way to a compact entry)
@@ -29,6 +33,7 @@ struct cbt_map;
 enum chunk_state {
 	CHUNK_NEW,
 	CHUNK_COPYING,
+	CHUNK_STORING,
 	CHUNK_COPIED,
 	CHUNK_FAILED,
 };
@@ -44,7 +49,7 @@ enum chunk_state {
  *	wait until they are done.  Protected likewise.
  * @waiting: writes to the original waiting for the copy.  Protected
  *	likewise.
- * @region: where the copy is; immutable once @state is CHUNK_COPIED
+ * @region: where the copy is; immutable once @state is CHUNK_STORING
  * @batch: for the first chunk of a run being copied together, the
  *	number of chunks in the run
  * @work: the copy of the run that begins at this chunk, on the copy

@@ -1222,22 +1222,25 @@ static void diff_area_copy_bio(struct bio *bio, struct bvec_iter *iter,
 }
 
 /*
- * Whether a chunk is being written to the storage, copy-on-write going on.
+ * Whether a chunk's copy is still being written to the storage (or, with
+ * @or_read, still being read from the original), copy-on-write going on.
  * Process context.
  */
-static bool diff_area_storing(struct diff_area *da, unsigned long index)
+static bool diff_area_copy_busy(struct diff_area *da, unsigned long index,
+				bool or_read)
 {
 	struct chunk *chunk;
-	bool storing;
+	bool busy;
 
 	if (diff_area_passes(da))
 		return false;
 	xa_lock_irq(&da->chunks);
 	chunk = xa_load(&da->chunks, index);
-	storing = chunk && !xa_is_value(chunk) &&
-		  chunk->state == CHUNK_STORING;
+	busy = chunk && !xa_is_value(chunk) &&
+	       (chunk->state == CHUNK_STORING ||
+		(or_read && chunk->state == CHUNK_COPYING));
 	xa_unlock_irq(&da->chunks);
-	return storing;
+	return busy;
 }
 
 /*
@@ -1246,7 +1249,7 @@ static bool diff_area_storing(struct diff_area *da, unsigned long index)
  */
 static int diff_area_wait_stored(struct diff_area *da, unsigned long index)
 {
-	wait_event(da->wq, !diff_area_storing(da, index));
+	wait_event(da->wq, !diff_area_copy_busy(da, index, false));
 	return diff_area_passes(da) ? -EIO : 0;
 }
 
@@ -1305,23 +1308,6 @@ again:
 	return ret;
 }
 
-/* The chunk's copy is over (or copy-on-write is). */
-static bool diff_area_copy_done(struct diff_area *da, unsigned long index)
-{
-	struct chunk *chunk;
-	bool done;
-
-	if (diff_area_passes(da))
-		return true;
-	xa_lock_irq(&da->chunks);
-	chunk = xa_load(&da->chunks, index);
-	done = !chunk || xa_is_value(chunk) ||
-	       (chunk->state != CHUNK_COPYING &&
-		chunk->state != CHUNK_STORING);
-	xa_unlock_irq(&da->chunks);
-	return done;
-}
-
 /* Write part of a chunk of the image: copy the chunk first, then store. */
 static int diff_area_image_write(struct diff_area *da, unsigned long index,
 				 sector_t offset, sector_t count, void *buf)
@@ -1360,7 +1346,8 @@ static int diff_area_image_write(struct diff_area *da, unsigned long index,
 		if (chunk->state == CHUNK_NEW)
 			__diff_area_start_copy(da, chunk);
 		xa_unlock_irq(&da->chunks);
-		wait_event(da->wq, diff_area_copy_done(da, index));
+		/* Until the copy is over (or copy-on-write is). */
+		wait_event(da->wq, !diff_area_copy_busy(da, index, true));
 	}
 
 	ret = diff_region_io(&region, REQ_OP_WRITE, buf, offset, count);

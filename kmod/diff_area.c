@@ -900,12 +900,12 @@ static int __diff_area_start_copies(struct diff_area *da, unsigned long first,
 /*
  * Consider one deferred write: submit it if every chunk it touches is
  * copied or read for its copy (or the snapshot is corrupted), else start
- * the copies it needs and park it on the first chunk still being read.  With @here, the
- * first few copies begin in this context when they get a slot (the
- * submitter's, or the pending worker's: neither inside a submission nor
- * on the copy I/O workqueue, whose work ends the copies that hold the
- * buffers); the others are queued on the copy workqueue.  Process
- * context.
+ * the copies it needs and park it on the first chunk still being read.
+ * With @here, the first few copies begin in this context when they get a
+ * slot (the submitter's, or the pending worker's: neither inside a
+ * submission nor on the copy I/O workqueue, whose work ends the copies
+ * that hold the buffers); the others are queued on the copy workqueue.
+ * Process context.
  */
 static void diff_area_consider(struct diff_area *da, struct bio *bio,
 			       bool here)

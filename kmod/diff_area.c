@@ -528,6 +528,23 @@ static void diff_area_consider(struct diff_area *da, struct bio *bio,
 			       bool here);
 
 /*
+ * Consider again each write of @bios (released together: they go down
+ * together, under one plug), with @here as for diff_area_consider().
+ * Process context.
+ */
+static void diff_area_consider_list(struct diff_area *da,
+				    struct bio_list *bios, bool here)
+{
+	struct blk_plug plug;
+	struct bio *bio;
+
+	blk_start_plug(&plug);
+	while ((bio = bio_list_pop(bios)))
+		diff_area_consider(da, bio, here);
+	blk_finish_plug(&plug);
+}
+
+/*
  * A copy is over: its @n chunks settle (or fail with @ret, and the
  * snapshot is corrupted), their waiting writes are considered again at
  * once (most go down from here, without another trip through the copy
@@ -538,8 +555,6 @@ static void diff_area_copy_end(struct diff_area *da, struct chunk **chunks,
 			       unsigned int n, int ret)
 {
 	struct bio_list release = BIO_EMPTY_LIST;
-	struct blk_plug plug;
-	struct bio *bio;
 	unsigned int i;
 
 	if (ret && !diff_area_passes(da)) {
@@ -562,10 +577,7 @@ static void diff_area_copy_end(struct diff_area *da, struct chunk **chunks,
 	}
 	xa_unlock_irq(&da->chunks);
 
-	blk_start_plug(&plug);
-	while ((bio = bio_list_pop(&release)))
-		diff_area_consider(da, bio, false);
-	blk_finish_plug(&plug);
+	diff_area_consider_list(da, &release, false);
 	/* Last: diff_area_wait_copies() returns once the count is zero. */
 	atomic_dec(&da->copies);
 	wake_up_all(&da->wq);
@@ -627,8 +639,6 @@ static void diff_copy_stored_soon(struct diff_copy *copy, unsigned int m)
 {
 	struct bio_list release = BIO_EMPTY_LIST;
 	struct diff_area *da = copy->da;
-	struct blk_plug plug;
-	struct bio *bio;
 	unsigned int i;
 
 	xa_lock_irq(&da->chunks);
@@ -638,10 +648,7 @@ static void diff_copy_stored_soon(struct diff_copy *copy, unsigned int m)
 	}
 	xa_unlock_irq(&da->chunks);
 
-	blk_start_plug(&plug);
-	while ((bio = bio_list_pop(&release)))
-		diff_area_consider(da, bio, false);
-	blk_finish_plug(&plug);
+	diff_area_consider_list(da, &release, false);
 }
 
 /*
@@ -1004,10 +1011,8 @@ static void diff_area_pending_work(struct work_struct *work)
 					    pending_work);
 	unsigned long ahead[DIFF_AREA_AHEAD_MAX][2];
 	unsigned int i, nr_ahead;
-	struct blk_plug plug;
 	struct bio_list bios;
 	unsigned long flags;
-	struct bio *bio;
 
 	spin_lock_irqsave(&da->pending_lock, flags);
 	bios = da->pending;
@@ -1020,11 +1025,7 @@ static void diff_area_pending_work(struct work_struct *work)
 	for (i = 0; i < nr_ahead; i++)
 		diff_area_copy_ahead(da, ahead[i][0], ahead[i][1]);
 
-	/* The writes released together go down together. */
-	blk_start_plug(&plug);
-	while ((bio = bio_list_pop(&bios)))
-		diff_area_consider(da, bio, true);
-	blk_finish_plug(&plug);
+	diff_area_consider_list(da, &bios, true);
 	diff_area_put(da);
 }
 

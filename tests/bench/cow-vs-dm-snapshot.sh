@@ -17,7 +17,8 @@
 # disks with 4 KiB chunks (65536 copies of one sequential pass: dm-snapshot
 # merges the exceptions of consecutive chunks), CBT bytes on a 1 TiB
 # dm-zero, the tracker's CPU per write on a null_blk device (no disk time,
-# so none of the host's noise).  First random 4 KiB writes land almost all in chunks not yet
+# so none of the host's noise).  The first seq rows also show their limit
+# in the round (copy_limit: what fio moves in the three streams of a copy).  First random 4 KiB writes land almost all in chunks not yet
 # copied (about 4096 chunks, a few thousand writes).
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
@@ -170,6 +171,46 @@ tracker_cpu() {
 		$((($(cut -f1 <<<"$before") + $(cut -f1 <<<"$after")) / 2)))"
 }
 
+# three_streams STORAGE RATE: the streams of first seq 1M writes under
+# copy-on-write, by fio: the origin's reads of the chunks, their writes to
+# STORAGE and the user's writes to the origin, each at RATE bytes/s (0: as
+# fast as it goes) for TIME s -> bytes/s of the slowest of the three.
+three_streams() {
+	local rate=()
+	[ "$2" = 0 ] || rate=(--rate="$2")
+	fio --direct=1 --ioengine=libaio --bs=1M --iodepth=16 --size="$SIZE" \
+		--time_based --runtime="$TIME" "${rate[@]}" \
+		--name=read --filename="$ORIG" --rw=read \
+		--name=write --filename="$ORIG" --rw=write \
+		--name=store --filename="$1" --rw=write \
+		--output-format=json --output="$OUT/three.json" >/dev/null
+	jq -r '[.jobs[] | .read.bw_bytes + .write.bw_bytes] | min' "$OUT/three.json"
+}
+
+# copy_limit ROW STORAGE: what first seq 1M writes can reach in this boot
+# with the storage on STORAGE (a copy moves each byte three times): the
+# highest common rate at which the three streams all keep up (each at
+# least 97% of it), as a ratio to the raw write.  Bisection from the
+# unthrottled run's slowest stream (a rate all three reach) up to the raw
+# write's rate; fio's flow options do not balance them (the storage job
+# ran at twice the origin's write rate whatever the weights).
+copy_limit() {
+	local base lo hi r
+	base=$(raw write 1M 16)
+	lo=$(three_streams "$2" 0)
+	hi=$base
+	for _ in 1 2 3 4 5; do
+		r=$(((lo + hi) / 2))
+		if awk -v g="$(three_streams "$2" "$r")" -v r="$r" \
+			'BEGIN { exit !(g >= 0.97 * r) }'; then
+			lo=$r
+		else
+			hi=$r
+		fi
+	done
+	record "$1" limit "$(ratio "$lo" "$base")"
+}
+
 image_read() {
 	local base r
 	base=$(raw read 1M 16)
@@ -213,7 +254,9 @@ for round in $(seq "$ROUNDS"); do
 	measure_raw
 	tracker_only
 	tracker_cpu
+	copy_limit seq "$STORE"
 	first_writes seq "$STORE" write 1M 16
+	copy_limit same "$SAME"
 	first_writes same "$SAME" write 1M 16
 	first_writes rand "$STORE" randwrite 4k 16
 	image_read
@@ -346,9 +389,10 @@ raw_cell() { # RW BS DEPTH -> the median raw figure of the rounds
 		if (rw ~ /rand/) printf "%d IOPS", i[m]; else printf "%.0f MiB/s", b[m] / 1048576 }'
 }
 row() { # ROW LABEL RAW_JOB TARGET(number, or dm)
-	local b d bm dm verdict
+	local b d l bm dm verdict share
 	read -r b bm <<<"$(stats "$1" blksnap)"
 	read -r d dm <<<"$(stats "$1" dm)"
+	read -r l _ <<<"$(stats "$1" limit)"
 	if [ "$4" = dm ]; then
 		verdict=$(awk -v b="$bm" -v d="$dm" 'BEGIN { print (b >= d ? "met" : "missed") }')
 		target="≥ dm-snapshot"
@@ -356,8 +400,16 @@ row() { # ROW LABEL RAW_JOB TARGET(number, or dm)
 		verdict=$(awk -v b="$bm" -v t="$4" 'BEGIN { print (b >= t ? "met" : "missed") }')
 		target="≥ $4"
 	fi
+	# Against the limit measured in each round: blksnap's share of it.
+	if [ -s "$OUT/$1.limit" ]; then
+		paste "$OUT/$1.blksnap" "$OUT/$1.limit" |
+			awk '{ printf "%.4f\n", $1 / $2 }' >"$OUT/$1.share"
+		read -r share _ <<<"$(stats "$1" share)"
+		verdict="$verdict; of the limit $share"
+	fi
 	# shellcheck disable=SC2086 # three words
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$2" "$(raw_cell $3)" "$b" "$d" "$target" "$verdict"
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$(raw_cell $3)" "$l" "$b" "$d" \
+		"$target" "$verdict"
 }
 pct() { # FILE -> min/median/max of its numbers
 	sort -g "$1" | awk '{ v[NR] = $1 } END {
@@ -367,9 +419,12 @@ pct() { # FILE -> min/median/max of its numbers
 echo
 echo "Ratios to the raw device in the same boot, min/median/max of $ROUNDS rounds;"
 echo "verdicts on the median.  Raw: the raw device's median figure of that workload."
+echo "Limit: the three streams of a copy (origin read, storage write, the user's"
+echo "write) run by fio at the highest rate all three keep, measured in each round;"
+echo "\"of the limit\": blksnap's ratio over that round's limit, min/median/max."
 echo
-echo "| workload | raw | blksnap | dm-snapshot | target | blksnap |"
-echo "|---|---|---|---|---|---|"
+echo "| workload | raw | limit | blksnap | dm-snapshot | target | blksnap |"
+echo "|---|---|---|---|---|---|---|"
 row tracker "tracker only, rand 4k writes" "randwrite 4k 16" 0.97
 row nullb "same, on null_blk (the tracker's CPU per write)" "nullb-randwrite 4k 16" 0.97
 row seq "first seq 1M writes after the take" "write 1M 16" 0.45

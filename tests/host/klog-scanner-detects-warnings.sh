@@ -2,7 +2,8 @@
 # check-klog, which decides whether a VM run's kernel log is clean, fails on
 # each kind of kernel report (WARNING, lockdep, hung task, a stray call
 # trace, ...) and passes on a clean log, out-of-tree module taint and a
-# requested sysrq task dump included, and on a report a case allows.
+# requested sysrq task dump included, and on a report a case allows; with
+# --first it marks only a log's first offence.
 set -eu
 src=${BLKSNAP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 check_klog=$src/tests/vm/check-klog
@@ -97,6 +98,27 @@ expect 1 --allow 'WARNING: CPU: [0-9]+ PID: [0-9]+ at kmod/tracker\.c' "$tmp/loc
 # Several files: one bad makes the whole check fail.
 expect 1 "$tmp/clean" "$tmp/hung-task"
 expect 2 "$tmp/no-such-log"
+
+# --first marks only the log's first offence: the WARNING of a log that has
+# a lockdep report after it, not the lockdep line.
+cat "$tmp/warning" >"$tmp/two"
+sed -n '5,7p' "$tmp/lockdep" >>"$tmp/two"
+expect 1 --first "$tmp/two"
+marked=$(grep '^>' "$tmp/out" || :)
+case $marked in
+*"WARNING: CPU: 1 PID: 140"*)
+	if [ "$(printf '%s\n' "$marked" | wc -l)" = 1 ]; then
+		echo "ok: --first marks the first offence alone"
+	else
+		echo "FAIL: --first marked more than one line:"
+		printf '%s\n' "$marked" | sed 's/^/    /'
+		failures=$((failures + 1))
+	fi ;;
+*)
+	echo "FAIL: --first did not mark the WARNING:"
+	sed 's/^/    /' "$tmp/out"
+	failures=$((failures + 1)) ;;
+esac
 
 [ "$failures" = 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "check-klog: all kinds of reports detected, clean logs pass"

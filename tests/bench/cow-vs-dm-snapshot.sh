@@ -153,6 +153,15 @@ rewrite_ratio() { # "SIZE BYTES_PER_S" -> ratio to the raw origin's over SIZE
 	ratio "$bw" "$(fio_bw "$ORIG" randwrite 4k 16 "$size" timed | cut -f1)"
 }
 
+one_second() { # DEV tracked|untracked -> fio_bw's figures of rand 4k writes
+	[ "$2" = untracked ] || nl attach "$1" >/dev/null
+	TIME=1 fio_bw "$1" randwrite 4k 16 "$SIZE" timed
+	[ "$2" = untracked ] || nl detach "$1" >/dev/null
+}
+lower_median() { # N -> the middle (or lower middle) line of N on stdin, by value
+	sort -g | awk -v m=$((($1 + 1) / 2)) 'NR == m'
+}
+
 # tracker_pairs ROW DEV: the tracker's cost is small against the host's
 # noise, so a round's figure is the median of PAIRS pairs of one-second
 # runs (rand 4 KiB writes over SIZE), tracked over untracked, the order
@@ -163,24 +172,19 @@ tracker_pairs() {
 	local row=$1 dev=$2 i b t u=() r=()
 	for i in $(seq "$PAIRS"); do
 		if [ $((i % 2)) = 1 ]; then
-			b=$(TIME=1 fio_bw "$dev" randwrite 4k 16 "$SIZE" timed)
-			nl attach "$dev" >/dev/null
-			t=$(TIME=1 fio_bw "$dev" randwrite 4k 16 "$SIZE" timed)
-			nl detach "$dev"
+			b=$(one_second "$dev" untracked)
+			t=$(one_second "$dev" tracked)
 		else
-			nl attach "$dev" >/dev/null
-			t=$(TIME=1 fio_bw "$dev" randwrite 4k 16 "$SIZE" timed)
-			nl detach "$dev"
-			b=$(TIME=1 fio_bw "$dev" randwrite 4k 16 "$SIZE" timed)
+			t=$(one_second "$dev" tracked)
+			b=$(one_second "$dev" untracked)
 		fi
 		u+=("$b")
 		r+=("$(ratio "$(cut -f1 <<<"$t")" "$(cut -f1 <<<"$b")")")
 	done
-	echo "$row-randwrite 4k 16 $(printf '%s\n' "${u[@]}" | sort -g |
-		awk -v m=$(((PAIRS + 1) / 2)) 'NR == m')" >>"$OUT/raw-figures"
+	echo "$row-randwrite 4k 16 $(printf '%s\n' "${u[@]}" | lower_median "$PAIRS")" \
+		>>"$OUT/raw-figures"
 	note "$row pairs: ${r[*]}"
-	record "$row" blksnap "$(printf '%s\n' "${r[@]}" | sort -g |
-		awk -v m=$(((PAIRS + 1) / 2)) 'NR == m')"
+	record "$row" blksnap "$(printf '%s\n' "${r[@]}" | lower_median "$PAIRS")"
 }
 
 # three_streams STORAGE RATE: the streams of first seq 1M writes under

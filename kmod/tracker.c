@@ -673,6 +673,24 @@ static bool tracker_bio_is_own(struct bio *bio)
 }
 
 /*
+ * xa_load() for the bio path, which holds an RCU read lock already:
+ * xa_load() takes one of its own (two calls with PREEMPT_RCU, for each
+ * of a write's lookups).  A reserved entry reads as NULL, as there.
+ */
+static void *tracker_xa_load_rcu(struct xarray *xa, unsigned long index)
+{
+	XA_STATE(xas, xa, index);
+	void *entry;
+
+	do {
+		entry = xas_load(&xas);
+		if (xa_is_zero(entry))
+			entry = NULL;
+	} while (xas_retry(&xas, entry));
+	return entry;
+}
+
+/*
  * Take a reference on the state of a tracker; RCU read lock held.  The
  * _rcu try uses the caller's read section, where percpu_ref_get() would
  * take one of its own (two calls with PREEMPT_RCU, on every write).  It
@@ -717,7 +735,7 @@ static void tracker_visit_parts(struct block_device *disk, sector_t sector,
 		hit.len = bdev_nr_sectors(part);
 		if (end <= hit.start || sector >= hit.start + hit.len)
 			continue;
-		hit.tracker = xa_load(&trackers, part->bd_dev);
+		hit.tracker = tracker_xa_load_rcu(&trackers, part->bd_dev);
 		if (!hit.tracker)
 			continue;
 		hit.from = max(sector, hit.start);
@@ -922,7 +940,7 @@ again:
 	n = 0;
 	/* The state first: one that copies comes with the advanced number. */
 	rcu_read_lock();
-	tracker = xa_load(&trackers, bdev->bd_dev);
+	tracker = tracker_xa_load_rcu(&trackers, bdev->bd_dev);
 	if (tracker) {
 		tracker_check_capacity(tracker);
 		states[n++] = tracker_state_get(tracker);
@@ -930,7 +948,8 @@ again:
 	if (bdev_is_partition(bdev)) {
 		if (tracker)
 			cbt_map_mark(tracker->cbt_map, sector, count);
-		tracker = xa_load(&trackers, bdev_whole(bdev)->bd_dev);
+		tracker = tracker_xa_load_rcu(&trackers,
+					      bdev_whole(bdev)->bd_dev);
 		if (tracker) {
 			tracker_check_capacity(tracker);
 			states[n++] = tracker_state_get(tracker);
@@ -938,7 +957,9 @@ again:
 				     sector + bdev->bd_start_sect, count);
 		}
 	} else {
-		if (xa_load(&tracked_parts, bdev->bd_dev))
+		/* No partition tracked anywhere, the usual case: no lookup. */
+		if (!xa_empty(&tracked_parts) &&
+		    tracker_xa_load_rcu(&tracked_parts, bdev->bd_dev))
 			tracker_mark_parts(bdev, sector, &count, states, &n);
 		if (tracker)
 			cbt_map_mark(tracker->cbt_map, sector, count);

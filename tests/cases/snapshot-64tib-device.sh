@@ -8,8 +8,6 @@
 # the data of the take there.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
 size=$((1 << 37)) # sectors: 64 TiB
 
 load_module

@@ -9,12 +9,6 @@
 # original then reads as zeros, and the image keeps the old data.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
-range_sum() { # DEV MIB_OFFSET MIB_COUNT
-	dd if="$1" bs=1M skip="$2" count="$3" iflag=direct status=none | md5sum
-}
-
 load_module
 [ "$(cat "/sys/class/block/$(basename "$DISK1")/queue/discard_max_bytes")" -gt 0 ] ||
 	fail "$DISK1 does not support discard"

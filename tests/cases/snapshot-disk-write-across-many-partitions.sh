@@ -9,8 +9,6 @@
 # once, and every partition's map has the write.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
 disk=$DISK1
 mib=2048 # sectors
 nparts=8

@@ -9,8 +9,6 @@
 # image still reads as the device was at the take.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
 # Slab memory in bytes, once the caches that can be dropped are, and every
 # slab cache is shrunk: that frees empty slabs and, on a KASAN kernel, the
 # freed objects its quarantine still holds (up to 1/32 of the memory,

@@ -10,8 +10,6 @@
 # the module's limits, and the image does not change.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
 object() { awk -v k="$1" '$1 == k { print $2 }' "$OBJECTS"; }
 
 step "load with at most 16 waiting writes per device, 8 copies at once"

@@ -11,8 +11,6 @@
 # copies are the module's own and do not recurse.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
 disk=$DISK1
 part=${disk}1
 mib=2048 # sectors

@@ -15,10 +15,6 @@ orig=$DISK1
 size=$(sectors "$DISK2")
 ms() { echo $(($(date +%s%N) / 1000000)); }
 # range_sum DEV MIB COUNT -> MD5 of COUNT MiB of DEV from MIB
-range_sum() {
-	dd if="$1" bs=1M skip="$2" count="$3" iflag=direct status=none | md5sum
-}
-
 load_module
 modprobe dm-delay
 dmsetup create blksnap-slow-writes \

@@ -8,13 +8,6 @@
 # in each device's own sector space; reads mark nothing.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-wr() { # DEV BS SEEK COUNT [dd flags...]
-	local dev=$1 bs=$2 seek=$3 count=$4
-	shift 4
-	dd if=/dev/urandom of="$dev" bs="$bs" seek="$seek" count="$count" \
-		conv=notrunc status=none "$@"
-}
-
 load_module
 
 step "partition the second disk: vdb1 at sector 2048, 100 MiB; vdb2 after it"
@@ -42,10 +35,10 @@ dd if="$DISK1" of=/dev/null bs=4096 count=100 iflag=direct status=none
 assert_eq "map after reads" "" "$(changed_blocks "$DISK1")"
 
 step "writes to the whole disk"
-wr "$DISK1" 4096 10 1 oflag=direct              # block 10
-wr "$DISK1" 4096 100 3 conv=fsync               # blocks 100-102, buffered
-wr "$DISK1" 512 7 2 oflag=direct                # sectors 7-8: blocks 0 and 1
-wr "$DISK1" 1M 64 1 oflag=direct                # 64 MiB: blocks 16384-16639
+write_random "$DISK1" 4096 10 1 oflag=direct    # block 10
+write_random "$DISK1" 4096 100 3 conv=fsync     # blocks 100-102, buffered
+write_random "$DISK1" 512 7 2 oflag=direct      # sectors 7-8: blocks 0 and 1
+write_random "$DISK1" 1M 64 1 oflag=direct      # 64 MiB: blocks 16384-16639
 blkdiscard -o $((200 * 4096)) -l $((8 * 4096)) "$DISK1"    # blocks 200-207
 blkdiscard -z -o $((300 * 4096)) -l $((2 * 4096)) "$DISK1" # blocks 300-301
 expected="0+2=1
@@ -57,9 +50,9 @@ expected="0+2=1
 assert_eq "whole-disk map" "$expected" "$(changed_blocks "$DISK1")"
 
 step "writes to a partition mark the partition and the whole disk"
-wr "$part1" 4096 0 1 oflag=direct               # vdb1 block 0
-wr "$part1" 4096 2048 2 oflag=direct            # vdb1 blocks 2048-2049
-wr "$part2" 4096 0 1 oflag=direct               # vdb2 block 0: not in vdb1
+write_random "$part1" 4096 0 1 oflag=direct     # vdb1 block 0
+write_random "$part1" 4096 2048 2 oflag=direct  # vdb1 blocks 2048-2049
+write_random "$part2" 4096 0 1 oflag=direct     # vdb2 block 0: not in vdb1
 assert_eq "partition map" "0+1=1
 2048+2=1" "$(changed_blocks "$part1")"
 # vdb1 starts at sector 2048 = block 256; vdb2 at sector 206848 = 25856.

@@ -10,8 +10,6 @@
 # zoned device is refused at attach with EOPNOTSUPP and a message saying so.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
 disk=$DISK1
 part=${disk}2
 mib=2048 # sectors

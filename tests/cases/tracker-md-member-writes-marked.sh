@@ -15,8 +15,6 @@
 
 member=$DISK1 store=$DISK2
 md=/sys/block/md0/md
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
 
 step "arrange: md0, a raid0 of one member ($member) made through sysfs, no I/O statistics"
 load_module

@@ -13,8 +13,6 @@
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
 store=$DISK1 dev=/dev/nullb0
-COUNTERS=/sys/kernel/debug/blksnap/counters
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"; }
 polled() { # DEV OFFSET SIZE RW: one fio job of polled 4 KiB writes
 	timeout 120 fio --name=polled --filename="$1" --offset="$2" --size="$3" \
 		--rw="$4" --bs=4k --iodepth=8 --direct=1 --ioengine=io_uring \

@@ -11,10 +11,7 @@
 # that skips blocks marked already, say) must still give.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
-wr() { # DEV START LENGTH, in bytes: one direct write
-	dd if=/dev/urandom of="$1" bs="$3" seek="$2" count=1 conv=notrunc \
-		oflag=direct,seek_bytes status=none
-}
+wr() { write_random "$1" "$3" "$2" 1 oflag=direct,seek_bytes; } # DEV START LENGTH, bytes
 K=4096
 
 load_module

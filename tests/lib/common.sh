@@ -9,6 +9,7 @@ set -euo pipefail
 BLKSNAP_KO=${BLKSNAP_KO:-$BLKSNAP_BUILD/blksnap.ko}
 NL=$BLKSNAP_BUILD/tests/blksnap-nl
 OBJECTS=/sys/kernel/debug/blksnap/objects
+COUNTERS=/sys/kernel/debug/blksnap/counters
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -110,6 +111,11 @@ unload_module() {
 	rmmod blksnap
 }
 
+# counter NAME -> the value of one of the module's event counters
+counter() {
+	awk -v k="$1" '$1 == k { print $2 }' "$COUNTERS"
+}
+
 # devnum /dev/vda -> MAJ:MIN
 devnum() {
 	cat "/sys/class/block/$(basename "$(readlink -f "$1")")/dev"
@@ -127,6 +133,15 @@ field() {
 # changed_blocks DEV -> the "START+COUNT=VALUE" lines of its CBT map
 changed_blocks() {
 	nl map "$1" | grep -v '^generation='
+}
+
+# write_random DEV BS SEEK COUNT [dd flags...]: random data over COUNT
+# blocks of BS bytes from block SEEK (dd's units and flags)
+write_random() {
+	local dev=$1 bs=$2 seek=$3 count=$4
+	shift 4
+	dd if=/dev/urandom of="$dev" bs="$bs" seek="$seek" count="$count" \
+		conv=notrunc status=none "$@"
 }
 
 # ---- snapshots -----------------------------------------------------------
@@ -187,6 +202,11 @@ wait_ready() {
 # of the device, in the order of the file's offsets (FIEMAP, by filefrag)
 file_extents() {
 	filefrag -e -b4096 "$1" | awk -F'[:. ]+' '/^ *[0-9]+:/ { print $5 * 8, ($6 - $5 + 1) * 8 }'
+}
+
+# range_sum DEV MIB_OFFSET MIB_COUNT -> MD5 of that range, read direct
+range_sum() {
+	dd if="$1" bs=1M skip="$2" count="$3" iflag=direct status=none | md5sum
 }
 
 # device_sum DEV [START COUNT]... -> MD5 of the device's bytes, leaving out

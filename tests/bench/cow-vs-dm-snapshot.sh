@@ -11,6 +11,8 @@
 # All disks are prefilled, so reads and copies move real data.  fio:
 # direct=1 ioengine=libaio iodepth=16 unless said; chunks of 64 KiB.
 # BENCH_ROUNDS (default 3) rounds; each cell is min/median/max over them.
+# Every median here is a measured figure: of an even count, the lower of
+# the two in the middle.
 # First writes run once over the 256 MiB origin, stopped after BENCH_CAP
 # seconds (default 5); raw runs and the other workloads run BENCH_TIME
 # seconds (default 3).  Memory per copied chunk is measured on two brd RAM
@@ -395,7 +397,7 @@ unload_module
 stats() {
 	[ -s "$OUT/$1.$2" ] || { echo "— -"; return; }
 	sort -g "$OUT/$1.$2" | awk '{ v[NR] = $1 } END {
-		if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+		m = v[int((NR + 1) / 2)]
 		printf "%.2f/%.2f/%.2f %.4f\n", v[1], m, v[NR], m }'
 }
 raw_cell() { # RW BS DEPTH -> the median raw figure of the rounds

@@ -86,10 +86,11 @@ static struct kmem_cache *tracker_io_cache;
 /*
  * The last tracker_io objects freed on a CPU, kept for its next writes.
  * Every write of a tracked device takes one and gives it back, and the
- * slab's lockless fast path is a double-word cmpxchg each way, which qemu's
- * TCG (before 8.0) runs with every other vCPU stopped: there this list
- * made tracked writes on null_blk a few percent faster.  Elsewhere it
- * costs a pop or a push with interrupts off (writes end in interrupts).
+ * slab is several calls each way (its hooks, the zeroing that Debian's
+ * init_on_alloc asks for, a double-word cmpxchg that qemu's TCG runs in a
+ * helper): under TCG this list made tracked writes on null_blk a few
+ * percent faster.  Elsewhere it costs a pop or a push with interrupts off
+ * (writes end in interrupts).
  * A reused object is not zeroed: tracker_hold() sets every field.
  */
 #define TRACKER_IO_SPARE_MAX	64

@@ -983,7 +983,7 @@ again:
 		/* As for a clone: the rest marked, not held, not copied. */
 		pr_err_ratelimited("no memory to split a write of %pg\n", bdev);
 		rcu_read_lock();
-		tracker = xa_load(&trackers, bdev->bd_dev);
+		tracker = tracker_xa_load_rcu(&trackers, bdev->bd_dev);
 		if (tracker)
 			cbt_map_mark(tracker->cbt_map, sector + count,
 				     bio_sectors(bio) - count);

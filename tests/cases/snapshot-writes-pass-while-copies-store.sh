@@ -6,24 +6,28 @@
 # been read for their copy: it goes down beside the copy's write to the
 # storage, not after it.  Image reads of those chunks meanwhile wait for
 # the storage write and return the data of the take, never the new data
-# already on the original.  The storage takes 2 s per write (dm-delay,
-# reads not delayed), so a write that waited for the store would take
-# 2 s, and an image read that did not wait would see the new data.
+# already on the original.  The storage takes 3 s per write (dm-delay,
+# reads not delayed), so a write that waited for the store would take at
+# least 3 s from its start (the store is sent after it), and an image read
+# that did not wait would see the new data.  The bound is the delay
+# itself, not a margin under it: on the debug kernel (KASAN, lockdep,
+# under TCG) the copy read and dd alone take over a second.
 . "$BLKSNAP_SRC/tests/lib/common.sh"
 
 orig=$DISK1
 size=$(sectors "$DISK2")
+delay=3000 # ms per storage write
 ms() { echo $(($(date +%s%N) / 1000000)); }
 # range_sum DEV MIB COUNT -> MD5 of COUNT MiB of DEV from MIB
 load_module
 modprobe dm-delay
 dmsetup create blksnap-slow-writes \
-	--table "0 $size delay $DISK2 0 0 $DISK2 0 2000"
+	--table "0 $size delay $DISK2 0 0 $DISK2 0 $delay"
 dmsetup mknodes
 slow=/dev/mapper/blksnap-slow-writes
 [ -b "$slow" ] || fail "no $slow"
 
-step "arrange: random data; a snapshot, its storage 2 s per write"
+step "arrange: random data; a snapshot, its storage $delay ms per write"
 dd if=/dev/urandom of="$orig" bs=1M count=64 oflag=direct status=none
 dd if=/dev/urandom of=/tmp/new bs=1M count=24 status=none
 taken=$(device_sum "$orig")
@@ -43,8 +47,8 @@ step "assert: the image read the take's data, waiting for the store; the write d
 assert_eq "image at 8 MiB, read while stored" "$taken_8" "$image_8"
 [ $((t2 - t1)) -ge 500 ] ||
 	fail "the image read took $((t2 - t1)) ms: it did not wait for the store"
-[ $((t1 - t0)) -lt 1000 ] ||
-	fail "the write took $((t1 - t0)) ms: it waited for the 2 s storage write"
+[ $((t1 - t0)) -lt "$delay" ] ||
+	fail "the write took $((t1 - t0)) ms: it waited for the $delay ms storage write"
 assert_eq "original at 8 MiB" "$(dd if=/tmp/new bs=1M count=1 status=none | md5sum)" \
 	"$(range_sum "$orig" 8 1)"
 
@@ -56,7 +60,7 @@ wait "$writer" || fail "the writer failed"
 
 step "assert: the image read the take's data; so it does once every store is over"
 assert_eq "image read beside the writes" "$taken" "$image_all"
-sleep 2.5
+sleep $((delay / 1000 + 1))
 assert_eq "image after the stores" "$taken" "$(device_sum "$img")"
 assert_eq "original at 16 MiB" "$(dd if=/tmp/new bs=1M skip=8 count=16 status=none | md5sum)" \
 	"$(range_sum "$orig" 16 16)"

@@ -27,7 +27,7 @@ grep -q 'had not started after 1 s: the boot hung' "$work/hung.err" ||
 	fail "stderr does not say the boot hung: $(cat "$work/hung.err")"
 ! grep -q 'timeout after' "$work/hung.err" || fail "reported as the run's timeout"
 ! grep -q 'run-vm: command starts' "$work/hung/console.log" ||
-	fail "the command started, yet the watchdog fired"
+	fail "the command started: the watchdog did not stop the boot in time"
 
 # Act: a limit a boot meets.
 rc=0

@@ -398,8 +398,7 @@ unload_module
 # spread FILE DECIMALS -> "min/median/max median": its numbers' spread
 # with DECIMALS decimals, then the median with four
 spread() {
-	sort -g "$1" | awk -v d="$2" '{ v[NR] = $1 } END {
-		m = v[int((NR + 1) / 2)]
+	sort -g "$1" | awk -v d="$2" -v m="$(lower_median <"$1")" '{ v[NR] = $1 } END {
 		f = "%." d "f"
 		printf f "/" f "/" f " %.4f\n", v[1], m, v[NR], m }'
 }
